@@ -1,0 +1,51 @@
+//! What every binary's `main` shares: turning a run's result into the exit status.
+//!
+//! Exit status, the same in every exercise: 0 done; 1 failed at run time (one line
+//! `error: ...` on stderr with the chain of causes); 2 bad usage (clap prints the usage).
+
+use std::fmt::Display;
+use std::process::ExitCode;
+
+/// Prints `error: <message>` (with the `anyhow` context chain, via `{:#}`) and returns exit
+/// status 1, or returns 0 on success.
+///
+/// ```
+/// fn run() -> Result<(), String> { Err("connection refused".into()) }
+/// let code = sockcore::cli::report(run()); // prints "error: connection refused"
+/// # let _ = code;
+/// ```
+pub fn report<E: Display>(result: Result<(), E>) -> ExitCode {
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// Python's `input(prompt)`: prints `prompt` on stdout (no newline), reads one line from stdin
+/// and returns it without the line ending. Works the same whether stdin is a terminal, a pipe
+/// or a file.
+///
+/// # Errors
+/// [`std::io::ErrorKind::UnexpectedEof`] when stdin is closed before a line arrives (the user
+/// pressed Ctrl-D, or a script gave fewer answers than asked), or the error of reading stdin.
+pub fn input(prompt: &str) -> std::io::Result<String> {
+    use std::io::{BufRead, Write};
+    let mut out = std::io::stdout().lock();
+    out.write_all(prompt.as_bytes())?;
+    out.flush()?;
+    let mut line = String::new();
+    if std::io::stdin().lock().read_line(&mut line)? == 0 {
+        // Python's input() ends its prompt line with the user's Enter; end it ourselves.
+        writeln!(out)?;
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::UnexpectedEof,
+            format!("no answer on standard input to {:?}", prompt.trim_end()),
+        ));
+    }
+    let trimmed = line.trim_end_matches(['\n', '\r']).len();
+    line.truncate(trimmed);
+    Ok(line)
+}

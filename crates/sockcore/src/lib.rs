@@ -1,0 +1,25 @@
+//! # sockcore: the socket plumbing every sockets-rs exercise stands on
+//!
+//! The exercises hold only their handout's dialogue; everything that is easy to get subtly
+//! wrong with raw sockets lives here, once, tested:
+//!
+//! | module       | what it solves                                                          |
+//! |--------------|-------------------------------------------------------------------------|
+//! | [`frame`]    | TCP is a byte stream: length-prefixed frames, and file bodies streamed through a fixed buffer with a size and a CRC-32 |
+//! | [`udp`]      | UDP loses, duplicates and reorders: request/response with retries and at-most-once replies, and bulk chunk/ack transfer with a sliding window |
+//! | [`files`]    | names from the network confined to a root; atomic writes                |
+//! | [`net`]      | bind/connect with errors that say what to do; the readiness line; timeouts |
+//! | [`progress`] | a progress bar on a terminal, nothing when piped                        |
+//! | [`cli`]      | exit status and `error: ...` reporting; Python's `input()`              |
+//!
+//! Conventions: integers on the wire are big-endian; functions return [`std::io::Result`] with
+//! kinds a caller can match (`UnexpectedEof` the peer left mid-message, `InvalidData` a bad
+//! header or a length over its limit, `TimedOut` retries exhausted, `InvalidInput` an unsafe
+//! name); messages are lowercase and give the value and the limit.
+
+pub mod cli;
+pub mod files;
+pub mod frame;
+pub mod net;
+pub mod progress;
+pub mod udp;

@@ -1,0 +1,1 @@
+//! Reliable datagrams over UDP. (Being written: see the issue tracker.)
