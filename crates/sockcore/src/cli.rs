@@ -26,13 +26,14 @@ pub fn report<E: Display>(result: Result<(), E>) -> ExitCode {
 
 /// Python's `input(prompt)`: prints `prompt` on stdout (no newline), reads one line from stdin
 /// and returns it without the line ending. Works the same whether stdin is a terminal, a pipe
-/// or a file.
+/// or a file; when it is not a terminal, the answer is echoed after the prompt, so a scripted
+/// run's transcript reads like a typed one (`¿Desea sobrescribir el fichero? (s/n) n`).
 ///
 /// # Errors
 /// [`std::io::ErrorKind::UnexpectedEof`] when stdin is closed before a line arrives (the user
 /// pressed Ctrl-D, or a script gave fewer answers than asked), or the error of reading stdin.
 pub fn input(prompt: &str) -> std::io::Result<String> {
-    use std::io::{BufRead, Write};
+    use std::io::{BufRead, IsTerminal, Write};
     let mut out = std::io::stdout().lock();
     out.write_all(prompt.as_bytes())?;
     out.flush()?;
@@ -47,5 +48,8 @@ pub fn input(prompt: &str) -> std::io::Result<String> {
     }
     let trimmed = line.trim_end_matches(['\n', '\r']).len();
     line.truncate(trimmed);
+    if !std::io::stdin().is_terminal() {
+        writeln!(out, "{line}")?;
+    }
     Ok(line)
 }

@@ -201,18 +201,19 @@ where
     let mut sent: u64 = 0;
     while sent < size {
         let want = usize::try_from(size - sent).map_or(buf.len(), |left| left.min(buf.len()));
-        let n =
-            match src.read(&mut buf[..want]) {
-                Ok(0) => return Err(io::Error::new(
+        let n = match src.read(&mut buf[..want]) {
+            Ok(0) => {
+                return Err(io::Error::new(
                     io::ErrorKind::UnexpectedEof,
                     format!(
                         "source ended after {sent} of {size} bytes (file changed while sending?)"
                     ),
-                )),
-                Ok(n) => n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(e),
-            };
+                ))
+            }
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
         hasher.update(&buf[..n]);
         w.write_all(&buf[..n])?;
         sent += n as u64;

@@ -32,70 +32,60 @@ pub const WAIT: Duration = Duration::from_secs(20);
 
 /// The path of this package's own binary `name` (`"client"` or `"server"`).
 ///
-/// Expands to [`find_bin`] with the calling package's manifest directory, so it must be used
-/// from an integration test (where cargo sets `CARGO_BIN_EXE_<name>`).
+/// Expands to [`find_bin`] with the calling package's name, so it must be used from an
+/// integration test (where cargo sets `CARGO_BIN_EXE_<name>`).
 #[macro_export]
 macro_rules! bin {
     ($name:literal) => {
         $crate::find_bin(
-            env!("CARGO_MANIFEST_DIR"),
+            env!("CARGO_PKG_NAME"),
             $name,
             env!(concat!("CARGO_BIN_EXE_", $name)),
         )
     };
 }
 
-/// Finds the executable built from `<manifest_dir>/src/bin/<name>.rs`.
+/// Finds the executable of bin target `name` of package `package`.
 ///
 /// `uplifted` is the path cargo gives in `CARGO_BIN_EXE_<name>` (`target/<profile>/<name>`),
-/// which may hold another package's same-named bin. Beside it, `deps/<name>-<hash>` are the
-/// real executables, one per package, each with a dep-info file `deps/<name>-<hash>.d` that
-/// lists its source files; the newest one whose sources include our `src/bin/<name>.rs` is
-/// ours.
+/// which may hold another package's same-named bin (rust-lang/cargo#6313). The real
+/// executables sit in `deps/` beside it as `<name>-<hash>`, one per package and build mode
+/// (a `cargo test` also builds each bin as a test harness under the same name). Cargo's
+/// fingerprint directory tells them apart: `.fingerprint/<package>-<hash>/bin-<name>` exists
+/// only for the ordinary (non-test) build of that package's bin. The newest match wins.
 ///
 /// # Panics
 /// When no such executable exists (the package's bins were not built).
-pub fn find_bin(manifest_dir: &str, name: &str, uplifted: &str) -> PathBuf {
-    let uplifted = Path::new(uplifted);
-    let deps = uplifted
+pub fn find_bin(package: &str, name: &str, uplifted: &str) -> PathBuf {
+    let profile_dir = Path::new(uplifted)
         .parent()
-        .map(|p| p.join("deps"))
+        .map(Path::to_path_buf)
         .unwrap_or_default();
-    let source = Path::new(manifest_dir)
-        .join("src")
-        .join("bin")
-        .join(format!("{name}.rs"));
-    let source = source.to_string_lossy().replace(' ', "\\ ");
-    let prefix = format!("{name}-");
+    let fingerprints = profile_dir.join(".fingerprint");
+    let deps = profile_dir.join("deps");
     let mut best: Option<(std::time::SystemTime, PathBuf)> = None;
-    let entries =
-        fs::read_dir(&deps).unwrap_or_else(|e| panic!("cannot read {}: {e}", deps.display()));
+    let entries = fs::read_dir(&fingerprints)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", fingerprints.display()));
     for entry in entries.flatten() {
-        let path = entry.path();
-        let file = entry.file_name().to_string_lossy().into_owned();
-        let Some(stem) = file.strip_suffix(std::env::consts::EXE_SUFFIX) else {
+        let dir = entry.file_name().to_string_lossy().into_owned();
+        let Some((pkg, hash)) = dir.rsplit_once('-') else {
             continue;
         };
-        if !stem.starts_with(&prefix) || stem.contains('.') {
+        if pkg != package || !entry.path().join(format!("bin-{name}")).is_file() {
             continue;
         }
-        let Ok(depinfo) = fs::read_to_string(deps.join(format!("{stem}.d"))) else {
-            continue;
-        };
-        if !depinfo.contains(&source) {
-            continue;
-        }
-        let Ok(mtime) = entry.metadata().and_then(|m| m.modified()) else {
+        let exe = deps.join(format!("{name}-{hash}{}", std::env::consts::EXE_SUFFIX));
+        let Ok(mtime) = fs::metadata(&exe).and_then(|m| m.modified()) else {
             continue;
         };
         if best.as_ref().is_none_or(|(t, _)| mtime > *t) {
-            best = Some((mtime, path));
+            best = Some((mtime, exe));
         }
     }
     match best {
         Some((_, path)) => path,
         None => panic!(
-            "no executable built from {source} in {}: build this package's bins first",
+            "no executable for bin {name:?} of package {package:?} in {}: build the package first",
             deps.display()
         ),
     }
@@ -440,5 +430,35 @@ mod tests {
             parse_readiness("server: listening on 127.0.0.1:1 (tcp)"),
             None
         );
+    }
+}
+
+#[cfg(test)]
+mod find_bin_tests {
+    use super::*;
+
+    /// Among same-named bins of several packages and the test-harness build of our own,
+    /// `find_bin` picks the ordinary build of our package.
+    #[test]
+    fn find_bin_picks_own_package_non_test_build() {
+        let t = tempdir().unwrap();
+        let fp = t.path().join(".fingerprint");
+        let deps = t.path().join("deps");
+        fs::create_dir_all(&deps).unwrap();
+        let exe = std::env::consts::EXE_SUFFIX;
+        for (dir, marker) in [
+            ("ej2-upload-tcp-00000000000000aa", "bin-server"),
+            ("ej2-upload-tcp-00000000000000bb", "test-bin-server"),
+            ("ej2-upload-udp-00000000000000cc", "bin-server"),
+            ("upload-tcp-00000000000000dd", "bin-server"),
+        ] {
+            fs::create_dir_all(fp.join(dir)).unwrap();
+            fs::write(fp.join(dir).join(marker), "").unwrap();
+            let hash = dir.rsplit_once('-').unwrap().1;
+            fs::write(deps.join(format!("server-{hash}{exe}")), "").unwrap();
+        }
+        let uplifted = t.path().join(format!("server{exe}"));
+        let got = find_bin("ej2-upload-tcp", "server", uplifted.to_str().unwrap());
+        assert_eq!(got, deps.join(format!("server-00000000000000aa{exe}")));
     }
 }
