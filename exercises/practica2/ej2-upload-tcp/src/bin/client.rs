@@ -94,6 +94,11 @@ fn run(args: Args) -> anyhow::Result<()> {
         };
         send_text(&mut tx, if yes { "OVERWRITE yes" } else { "OVERWRITE no" })?;
         if !yes {
+            // Wait for the server to close its side, so both programs have finished the
+            // dialogue when we exit (a clean close, not a reset).
+            if let Some(extra) = recv_text(&mut rx, MAX_FRAME_LEN)? {
+                bail!("unexpected reply after cancelling: {extra:?}");
+            }
             println!("Transferencia cancelada: no se sobrescribe {name}");
             return Ok(());
         }
