@@ -9,7 +9,9 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-CATALOG="$ROOT/../shared/catalog.tsv"
+# The list of exercises (crate, folder, handout, section, transport, port, python_compat,
+# summary). The repository keeps its own copy so forks work on their own.
+CATALOG="$ROOT/catalog.tsv"
 # How long to wait for a server's readiness line or a client's exit, in seconds.
 WAIT_SECS=${WAIT_SECS:-20}
 

@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# Regenerates the exercise tables in README.md and docs/README.md from catalog.tsv and the
+# workspace (which crates exist, which have tests and a walkthrough), or checks them.
+#
+#   scripts/readme.sh           rewrite the tables
+#   scripts/readme.sh --check   exit 1 if a table is out of date (CI runs this)
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+cd "$ROOT"
+check=0
+[ "${1:-}" = "--check" ] && check=1
+python3 - "$check" <<'PY'
+import csv, os, sys
+check = sys.argv[1] == "1"
+rows = list(csv.DictReader(open("catalog.tsv", encoding="utf-8"), delimiter="\t"))
+
+def status(r):
+    base = os.path.join(r["folder"], r["crate"])
+    doc = walkthrough(r)
+    have = [os.path.isfile(os.path.join(base, "src/bin", b + ".rs")) for b in ("client", "server")]
+    tests = os.path.isdir(os.path.join(base, "tests")) and any(
+        n.endswith(".rs") for n in os.listdir(os.path.join(base, "tests")))
+    if all(have) and tests and os.path.isfile(doc):
+        return "done"
+    if any(have):
+        return "in progress"
+    return "planned"
+
+def walkthrough(r):
+    sub = r["folder"].split("/", 1)[1]
+    return os.path.join("docs", sub, r["crate"] + ".md")
+
+def table(prefix):
+    out = ["| exercise | handout section | transport | port | Python-compatible | status | walkthrough |",
+           "|---|---|---|---|---|---|---|"]
+    for r in rows:
+        doc = walkthrough(r)
+        link = f"[{r['crate']}.md]({os.path.relpath(doc, prefix)})" if os.path.isfile(doc) else "-"
+        crate = f"[`{r['crate']}`]({os.path.relpath(os.path.join(r['folder'], r['crate']), prefix)})" \
+            if os.path.isdir(os.path.join(r["folder"], r["crate"])) else f"`{r['crate']}`"
+        out.append(f"| {crate} | {r['section']} | {r['transport'].upper()} | {r['port']} | "
+                   f"{'yes' if r['python_compat'] == 'yes' else 'no'} | {status(r)} | {link} |")
+    return "\n".join(out)
+
+failed = False
+for path, prefix in (("README.md", "."), ("docs/README.md", "docs")):
+    text = open(path, encoding="utf-8").read()
+    begin, end = "<!-- exercises:begin -->", "<!-- exercises:end -->"
+    a, b = text.index(begin) + len(begin), text.index(end)
+    new = text[:a] + "\n" + table(prefix) + "\n" + text[b:]
+    if new == text:
+        print(f"{path}: exercise table up to date")
+    elif check:
+        print(f"{path}: exercise table is out of date; run scripts/readme.sh and commit")
+        failed = True
+    else:
+        open(path, "w", encoding="utf-8").write(new)
+        print(f"{path}: exercise table rewritten")
+sys.exit(1 if failed else 0)
+PY
