@@ -10,17 +10,25 @@ cd "$ROOT"
 check=0
 [ "${1:-}" = "--check" ] && check=1
 python3 - "$check" <<'PY'
-import csv, os, sys
+import csv, os, subprocess, sys
 check = sys.argv[1] == "1"
+# Only what git tracks counts, so work in progress in a working tree does not change the table.
+tracked = set(subprocess.run(["git", "ls-files"], capture_output=True, text=True, check=True).stdout.split("\n"))
+tracked_dirs = {os.path.dirname(f) for f in tracked}
+for f in list(tracked_dirs):
+    while f:
+        f = os.path.dirname(f)
+        tracked_dirs.add(f)
+isfile = lambda p: os.path.normpath(p) in tracked
+isdir = lambda p: os.path.normpath(p) in tracked_dirs
 rows = list(csv.DictReader(open("catalog.tsv", encoding="utf-8"), delimiter="\t"))
 
 def status(r):
     base = os.path.join(r["folder"], r["crate"])
     doc = walkthrough(r)
-    have = [os.path.isfile(os.path.join(base, "src/bin", b + ".rs")) for b in ("client", "server")]
-    tests = os.path.isdir(os.path.join(base, "tests")) and any(
-        n.endswith(".rs") for n in os.listdir(os.path.join(base, "tests")))
-    if all(have) and tests and os.path.isfile(doc):
+    have = [isfile(os.path.join(base, "src/bin", b + ".rs")) for b in ("client", "server")]
+    tests = any(f.startswith(os.path.join(base, "tests") + "/") and f.endswith(".rs") for f in tracked)
+    if all(have) and tests and isfile(doc):
         return "done"
     if any(have):
         return "in progress"
@@ -35,9 +43,9 @@ def table(prefix):
            "|---|---|---|---|---|---|---|"]
     for r in rows:
         doc = walkthrough(r)
-        link = f"[{r['crate']}.md]({os.path.relpath(doc, prefix)})" if os.path.isfile(doc) else "-"
+        link = f"[{r['crate']}.md]({os.path.relpath(doc, prefix)})" if isfile(doc) else "-"
         crate = f"[`{r['crate']}`]({os.path.relpath(os.path.join(r['folder'], r['crate']), prefix)})" \
-            if os.path.isdir(os.path.join(r["folder"], r["crate"])) else f"`{r['crate']}`"
+            if isdir(os.path.join(r["folder"], r["crate"])) else f"`{r['crate']}`"
         out.append(f"| {crate} | {r['section']} | {r['transport'].upper()} | {r['port']} | "
                    f"{'yes' if r['python_compat'] == 'yes' else 'no'} | {status(r)} | {link} |")
     return "\n".join(out)
