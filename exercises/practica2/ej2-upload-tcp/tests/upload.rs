@@ -207,7 +207,19 @@ fn no_server_refused_with_hint_and_file_kept() {
     assert_eq!(fs::read(dir.path().join("f")).unwrap(), b"keep");
 }
 
-/// Every unsafe name is refused with a clear error and nothing is written anywhere.
+/// Asks the server to take `name` over a raw connection; returns its one reply.
+fn raw_send_request(s: &Setup, name: &str) -> String {
+    let mut c = s.raw();
+    send_text(&mut c, &format!("SEND {name}")).unwrap();
+    let reply = recv_text(&mut c, MAX_FRAME_LEN).unwrap().expect("a reply");
+    // The server closes after an error.
+    if reply.starts_with("ERROR ") {
+        assert_eq!(recv_text(&mut c, MAX_FRAME_LEN).unwrap(), None, "{name:?}");
+    }
+    reply
+}
+
+/// Representative unsafe names get their own clear error, and nothing is written.
 #[test]
 fn unsafe_names_are_refused_and_nothing_written() {
     let s = setup();
@@ -225,18 +237,54 @@ fn unsafe_names_are_refused_and_nothing_written() {
         ("sub", "sub is a directory on the server"),
     ];
     for (name, want) in table {
-        let mut c = s.raw();
-        send_text(&mut c, &format!("SEND {name}")).unwrap();
-        let reply = recv_text(&mut c, MAX_FRAME_LEN).unwrap().expect("a reply");
+        let reply = raw_send_request(&s, name);
         assert!(
             reply.starts_with(&format!("ERROR {want}")),
             "{name:?}: {reply}"
         );
-        // The server closes after the error.
-        assert_eq!(recv_text(&mut c, MAX_FRAME_LEN).unwrap(), None, "{name:?}");
     }
     assert_eq!(dir_names(s.srv_dir.path()), ["sub"]);
     assert_eq!(dir_names(&s.srv("sub")), Vec::<String>::new());
+}
+
+/// Every name of the shared hostile table, and symlinks leading out, is refused; nothing
+/// inside or outside the root changes.
+#[test]
+fn hostile_name_table_is_refused() {
+    let s = setup();
+    let outside = testkit::tempdir().unwrap();
+    let links = testkit::hostile::plant_symlink_out(s.srv_dir.path(), outside.path());
+    let before = dir_names(s.srv_dir.path());
+    let mut tried = 0;
+    for name in testkit::hostile::names()
+        .iter()
+        .map(String::as_str)
+        .chain(links)
+    {
+        let reply = raw_send_request(&s, name);
+        assert!(
+            reply.starts_with("ERROR file name"),
+            "{}: {reply}",
+            testkit::hostile::show(name)
+        );
+        tried += 1;
+    }
+    assert_eq!(tried, testkit::hostile::names().len() + links.len());
+    assert_eq!(dir_names(s.srv_dir.path()), before);
+    assert_eq!(
+        dir_names(outside.path()),
+        if links.is_empty() {
+            vec![]
+        } else {
+            vec!["secret".to_string()]
+        }
+    );
+    if !links.is_empty() {
+        assert_eq!(
+            fs::read_to_string(outside.path().join("secret")).unwrap(),
+            "secret"
+        );
+    }
 }
 
 /// A client that vanishes mid-file leaves no partial file, and an existing file is intact.
