@@ -210,11 +210,12 @@ fn no_server_refused_with_hint_and_file_kept() {
 /// Asks the server to take `name` over a raw connection; returns its one reply.
 fn raw_send_request(s: &Setup, name: &str) -> String {
     let mut c = s.raw();
-    send_text(&mut c, &format!("SEND {name}")).unwrap();
-    let reply = recv_text(&mut c, MAX_FRAME_LEN).unwrap().expect("a reply");
+    send_text(&mut c, &format!("SEND {name}")).expect("sending the request");
+    let reply = recv_text(&mut c, MAX_FRAME_LEN).expect("reading the reply").expect("a reply");
     // The server closes after an error.
     if reply.starts_with("ERROR ") {
-        assert_eq!(recv_text(&mut c, MAX_FRAME_LEN).unwrap(), None, "{name:?}");
+        let after = recv_text(&mut c, MAX_FRAME_LEN).expect("reading after the error");
+        assert_eq!(after, None, "{name:?}");
     }
     reply
 }
