@@ -11,6 +11,9 @@
 //! | [`net`]      | bind/connect with errors that say what to do; the readiness line; timeouts |
 //! | [`progress`] | a progress bar on a terminal, nothing when piped                        |
 //! | [`cli`]      | exit status and `error: ...` reporting; Python's `input()`              |
+//! | [`unframed`] | the handouts' text messages with no boundary on the wire (`TIME`, `Hi TCP Client`): where each one ends |
+//! | [`lobby`]    | the handouts' server transcript ("Waiting for clients...", Python's address tuples) from a concurrent server |
+//! | [`clock`]    | local time as Python's `datetime.now()` prints it, with the machine's time zone, no dependency |
 //!
 //! Conventions: integers on the wire are big-endian; functions return [`std::io::Result`] with
 //! kinds a caller can match (`UnexpectedEof` the peer left mid-message, `InvalidData` a bad
@@ -18,8 +21,11 @@
 //! name); messages are lowercase and give the value and the limit.
 
 pub mod cli;
+pub mod clock;
 pub mod files;
 pub mod frame;
+pub mod lobby;
 pub mod net;
 pub mod progress;
 pub mod udp;
+pub mod unframed;
