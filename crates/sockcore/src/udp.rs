@@ -1,1 +1,0 @@
-//! Reliable datagrams over UDP. (Being written: see the issue tracker.)

@@ -1,0 +1,636 @@
+//! Tests of the whole module: an in-process server (`serve` on a thread, bound to
+//! 127.0.0.1:0 first, so it is ready by construction), real clients, raw sockets for what a
+//! well-behaved client never sends, and testkit's seeded proxy for loss.
+
+use super::wire::{self, Header, Kind, HEADER_LEN};
+use super::*;
+use std::io::{Cursor, Write};
+use std::net::UdpSocket;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{mpsc, Arc};
+use std::thread;
+use std::time::{Duration, Instant};
+use testkit::proxy::{Faults, Proxy};
+
+/// Every test wait is bounded by this.
+const WAIT: Duration = Duration::from_secs(20);
+
+/// A configuration that declares peers gone after 1 s, so failure tests finish quickly.
+fn quick() -> Config {
+    Config {
+        peer_timeout: Duration::from_secs(1),
+        idle_timeout: Duration::from_secs(5),
+        ..Config::default()
+    }
+}
+
+/// Starts `serve` with `handler` on a thread; returns the address.
+fn start(config: Config, handler: impl Fn(Session) + Send + Sync + 'static) -> SocketAddr {
+    let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let addr = socket.local_addr().unwrap();
+    thread::spawn(move || serve(socket, config, handler));
+    addr
+}
+
+/// `n` pseudo-random bytes (xorshift, seeded): incompressible and reproducible.
+fn random_bytes(n: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+    let mut v = Vec::with_capacity(n + 8);
+    while v.len() < n {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        v.extend_from_slice(&x.to_le_bytes());
+    }
+    v.truncate(n);
+    v
+}
+
+/// An upload server: takes "PUT", replies "GO", receives the bulk, reports it on `tx`,
+/// replies with the size and CRC-32.
+fn upload_server(config: Config, tx: mpsc::Sender<io::Result<Vec<u8>>>) -> SocketAddr {
+    let tx = std::sync::Mutex::new(tx);
+    start(config, move |mut s| {
+        let result = (|| {
+            assert_eq!(s.recv_request()?, b"PUT");
+            s.reply(b"GO")?;
+            let mut got = Vec::new();
+            let sum = s.recv_bulk(&mut got, u64::MAX, |_| {})?;
+            s.reply(format!("{} {:08x}", sum.size, sum.crc32).as_bytes())?;
+            Ok(got)
+        })();
+        let _ = tx.lock().unwrap().send(result);
+    })
+}
+
+/// Uploads `data` through a fresh client; returns what the server received.
+fn upload(
+    server: SocketAddr,
+    config: Config,
+    data: &[u8],
+    rx: &mpsc::Receiver<io::Result<Vec<u8>>>,
+) -> Vec<u8> {
+    let mut c = Client::new(server, config).unwrap();
+    assert_eq!(c.request(b"PUT").unwrap(), b"GO");
+    let (sent, reply) = c
+        .send_bulk(&mut Cursor::new(data), data.len() as u64, |_| {})
+        .unwrap();
+    assert_eq!(sent.size, data.len() as u64);
+    assert_eq!(sent.crc32, crc32fast::hash(data));
+    assert_eq!(
+        String::from_utf8(reply).unwrap(),
+        format!("{} {:08x}", sent.size, sent.crc32)
+    );
+    rx.recv_timeout(WAIT).unwrap().unwrap()
+}
+
+/// A raw socket with a read timeout, for speaking the protocol by hand.
+fn raw() -> UdpSocket {
+    let s = UdpSocket::bind("127.0.0.1:0").unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    s
+}
+
+fn recv_decoded(s: &UdpSocket) -> (Header, Vec<u8>) {
+    let mut buf = vec![0u8; wire::MAX_DATAGRAM_LEN + 1];
+    let n = s.recv(&mut buf).expect("a datagram within the timeout");
+    let (h, p) = wire::decode(&buf[..n]).unwrap();
+    (h, p.to_vec())
+}
+
+/// Requests get their replies, in order, over several exchanges of one session.
+#[test]
+fn request_gets_reply() {
+    let addr = start(quick(), |mut s| {
+        while let Ok(req) = s.recv_request() {
+            let up = String::from_utf8_lossy(&req).to_uppercase();
+            if s.reply(up.as_bytes()).is_err() {
+                break;
+            }
+        }
+    });
+    let mut c = Client::new(addr, quick()).unwrap();
+    for word in ["hola", "", "adiós"] {
+        assert_eq!(
+            c.request(word.as_bytes()).unwrap(),
+            word.to_uppercase().as_bytes()
+        );
+    }
+    assert!(c.srtt().is_some(), "round trips were measured");
+}
+
+/// A repeated request is answered from the cache: the handler runs once, also when the
+/// repeat comes after the handler finished (the session lingers).
+#[test]
+fn repeated_request_runs_once() {
+    let runs = Arc::new(AtomicUsize::new(0));
+    let sessions = Arc::new(AtomicUsize::new(0));
+    let (done_tx, done_rx) = mpsc::channel();
+    let done_tx = std::sync::Mutex::new(done_tx);
+    let (r, n) = (Arc::clone(&runs), Arc::clone(&sessions));
+    let addr = start(quick(), move |mut s| {
+        n.fetch_add(1, Ordering::SeqCst);
+        if s.recv_request().is_ok() {
+            r.fetch_add(1, Ordering::SeqCst);
+            s.reply(b"done once").unwrap();
+        }
+        drop(s);
+        let _ = done_tx.lock().unwrap().send(());
+    });
+    let sock = raw();
+    let req = wire::encode(&Header::new(Kind::Request, 77, 1), b"rm x");
+    for _ in 0..3 {
+        sock.send_to(&req, addr).unwrap();
+        let (h, p) = recv_decoded(&sock);
+        assert_eq!(
+            (h.kind, h.exchange, p.as_slice()),
+            (Kind::Reply, 1, &b"done once"[..])
+        );
+    }
+    done_rx.recv_timeout(WAIT).unwrap();
+    // The handler has returned: the repeat still gets the same reply, no new session.
+    sock.send_to(&req, addr).unwrap();
+    let (h, p) = recv_decoded(&sock);
+    assert_eq!((h.kind, p.as_slice()), (Kind::Reply, &b"done once"[..]));
+    assert_eq!(runs.load(Ordering::SeqCst), 1);
+    assert_eq!(sessions.load(Ordering::SeqCst), 1);
+    // A new request in the closed session is refused with an ABORT.
+    sock.send_to(
+        &wire::encode(&Header::new(Kind::Request, 77, 2), b"ls"),
+        addr,
+    )
+    .unwrap();
+    let (h, p) = recv_decoded(&sock);
+    assert_eq!(h.kind, Kind::Abort, "{}", String::from_utf8_lossy(&p));
+}
+
+/// A repeat that arrives while the handler is still working gets an ACK ("working"), and
+/// the reply follows when the handler answers.
+#[test]
+fn repeat_while_working_gets_ack_then_reply() {
+    let (go_tx, go_rx) = mpsc::channel::<()>();
+    let go_rx = std::sync::Mutex::new(go_rx);
+    let addr = start(quick(), move |mut s| {
+        let _ = s.recv_request();
+        let _ = go_rx.lock().unwrap().recv_timeout(WAIT);
+        let _ = s.reply(b"finally");
+    });
+    let sock = raw();
+    let req = wire::encode(&Header::new(Kind::Request, 5, 1), b"slow");
+    sock.send_to(&req, addr).unwrap();
+    // The first copy may still be on its way to the handler: repeat until the ACK.
+    let deadline = Instant::now() + WAIT;
+    sock.set_read_timeout(Some(Duration::from_millis(50)))
+        .unwrap();
+    let mut buf = [0u8; 2048];
+    loop {
+        assert!(Instant::now() < deadline, "no working ACK");
+        sock.send_to(&req, addr).unwrap();
+        if let Ok(n) = sock.recv(&mut buf) {
+            let (h, _) = wire::decode(&buf[..n]).unwrap();
+            assert_eq!((h.kind, h.exchange), (Kind::Ack, 1));
+            break;
+        }
+    }
+    go_tx.send(()).unwrap();
+    sock.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    loop {
+        let (h, p) = recv_decoded(&sock);
+        if h.kind == Kind::Reply {
+            assert_eq!(p, b"finally");
+            break;
+        }
+        assert_eq!(h.kind, Kind::Ack);
+    }
+}
+
+/// A client with nobody listening gives up with TimedOut after its tries, saying so.
+#[test]
+fn request_to_nobody_times_out() {
+    // A bound socket that never answers: datagrams are absorbed, as by a dead host.
+    let silent = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let addr = silent.local_addr().unwrap();
+    let mut c = Client::new(addr, quick()).unwrap();
+    let start = Instant::now();
+    let err = c.request(b"anyone?").unwrap_err();
+    assert_eq!(err.kind(), io::ErrorKind::TimedOut);
+    let msg = err.to_string();
+    assert!(
+        msg.starts_with(&format!("no answer from {addr} after 6 tries over ")),
+        "{msg}"
+    );
+    assert!(msg.ends_with("s: is the server running?"), "{msg}");
+    // 300 ms doubling, capped at 3 s: 0.3+0.6+1.2+2.4+3+3 = 10.5 s.
+    let took = start.elapsed();
+    assert!(
+        took >= Duration::from_secs(10) && took < Duration::from_secs(13),
+        "{took:?}"
+    );
+}
+
+/// Uploads of awkward sizes arrive whole: 0 bytes, 1 byte, exact multiples of the chunk
+/// (where only the END says the data is over), and one byte more.
+#[test]
+fn upload_edge_sizes() {
+    let cfg = Config {
+        chunk: 100,
+        ..quick()
+    };
+    let (tx, rx) = mpsc::channel();
+    let addr = upload_server(cfg.clone(), tx);
+    for size in [0, 1, 99, 100, 101, 500, 501, 100 * 1024] {
+        let data = random_bytes(size, size as u64);
+        assert_eq!(upload(addr, cfg.clone(), &data, &rx), data, "size {size}");
+    }
+}
+
+/// A multi-MiB upload at default settings arrives byte-identical.
+#[test]
+fn upload_several_mib() {
+    let (tx, rx) = mpsc::channel();
+    let addr = upload_server(quick(), tx);
+    let data = random_bytes(5 << 20, 42);
+    assert_eq!(upload(addr, quick(), &data, &rx), data);
+}
+
+/// Through a proxy that drops 10%, duplicates 5% and reorders 5% of the datagrams both
+/// ways, uploads arrive byte-identical, for several seeds.
+#[test]
+fn upload_survives_loss_duplication_reordering() {
+    let (tx, rx) = mpsc::channel();
+    let server = upload_server(quick(), tx);
+    for seed in [1, 2, 3] {
+        let proxy = Proxy::start(server, Faults::lossy(0.10), seed);
+        let data = random_bytes(3 << 20, seed);
+        let start = Instant::now();
+        let got = upload(proxy.addr(), quick(), &data, &rx);
+        assert!(got == data, "seed {seed}: received data differs");
+        eprintln!(
+            "seed {seed}: {:.1} s, proxy {:?}",
+            start.elapsed().as_secs_f64(),
+            proxy.stats()
+        );
+        assert!(proxy.stats().dropped > 0, "the proxy dropped nothing");
+    }
+}
+
+/// Downloads (server to client) run the same code the other way, also under loss.
+#[test]
+fn download_survives_loss() {
+    let data = Arc::new(random_bytes(1 << 20, 9));
+    let d = Arc::clone(&data);
+    let server = start(quick(), move |mut s| {
+        if s.recv_request().is_ok() && s.reply(b"SIZE").is_ok() {
+            let _ = s.send_bulk(&mut Cursor::new(&d[..]), d.len() as u64, |_| {});
+            if let Ok(req) = s.recv_request() {
+                let _ = s.reply(&req);
+            }
+        }
+    });
+    let proxy = Proxy::start(server, Faults::lossy(0.10), 11);
+    let mut c = Client::new(proxy.addr(), quick()).unwrap();
+    assert_eq!(c.request(b"GET").unwrap(), b"SIZE");
+    let mut got = Vec::new();
+    let sum = c.recv_bulk(&mut got, u64::MAX, |_| {}).unwrap();
+    assert!(got == *data, "downloaded data differs");
+    assert_eq!(sum.crc32, crc32fast::hash(&data));
+    assert_eq!(c.request(b"bye").unwrap(), b"bye");
+}
+
+/// Empty downloads work too (END with seq 0).
+#[test]
+fn download_zero_bytes() {
+    let server = start(quick(), move |mut s| {
+        if s.recv_request().is_ok() && s.reply(b"").is_ok() {
+            let _ = s.send_bulk(&mut io::empty(), 0, |_| {});
+        }
+    });
+    let mut c = Client::new(server, quick()).unwrap();
+    c.request(b"GET").unwrap();
+    let mut got = Vec::new();
+    assert_eq!(c.recv_bulk(&mut got, 10, |_| {}).unwrap().size, 0);
+    assert!(got.is_empty());
+}
+
+/// Opens a session by hand and lets the handler enter `recv_bulk`; returns the socket.
+fn raw_session_in_bulk(addr: SocketAddr, session: u32) -> UdpSocket {
+    let sock = raw();
+    sock.send_to(
+        &wire::encode(&Header::new(Kind::Request, session, 1), b"PUT"),
+        addr,
+    )
+    .unwrap();
+    let (h, _) = recv_decoded(&sock);
+    assert_eq!(h.kind, Kind::Reply);
+    sock
+}
+
+/// A chunk received 200 times is acknowledged a few times, not 200: no reply storm.
+#[test]
+fn duplicates_do_not_cause_an_ack_storm() {
+    let (tx, _rx) = mpsc::channel();
+    let addr = upload_server(quick(), tx);
+    let sock = raw_session_in_bulk(addr, 31);
+    let data = wire::encode(
+        &Header {
+            seq: 0,
+            ..Header::new(Kind::Data, 31, 2)
+        },
+        b"x",
+    );
+    for _ in 0..200 {
+        sock.send_to(&data, addr).unwrap();
+    }
+    sock.set_read_timeout(Some(Duration::from_millis(300)))
+        .unwrap();
+    let mut acks = 0;
+    let mut buf = [0u8; 2048];
+    while let Ok(n) = sock.recv(&mut buf) {
+        let (h, _) = wire::decode(&buf[..n]).unwrap();
+        assert_eq!((h.kind, h.seq), (Kind::Ack, 1));
+        acks += 1;
+    }
+    assert!((1..=10).contains(&acks), "{acks} ACKs for 200 copies");
+}
+
+/// The server's window follows its socket buffer: 60,000-byte chunks into a 64 KiB buffer
+/// (room for one or two) still flow, instead of stalling on overflow.
+#[test]
+fn big_chunks_small_buffer_do_not_stall() {
+    let server_cfg = Config {
+        socket_buffer: 64 * 1024,
+        ..quick()
+    };
+    let client_cfg = Config {
+        chunk: 60_000,
+        ..quick()
+    };
+    let (tx, rx) = mpsc::channel();
+    let addr = upload_server(server_cfg, tx);
+    let data = random_bytes(3 << 20, 5);
+    let start = Instant::now();
+    assert_eq!(upload(addr, client_cfg, &data, &rx), data);
+    assert!(
+        start.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        start.elapsed()
+    );
+}
+
+/// A server that goes silent mid-upload makes the client fail with TimedOut, soon.
+#[test]
+fn upload_to_vanished_server_times_out() {
+    // A fake server: answers the first request, then hears nothing more.
+    let fake = raw();
+    let addr = fake.local_addr().unwrap();
+    let t = thread::spawn(move || {
+        let mut buf = [0u8; 2048];
+        let (n, from) = fake.recv_from(&mut buf).unwrap();
+        let (h, _) = wire::decode(&buf[..n]).unwrap();
+        fake.send_to(
+            &wire::encode(&Header::new(Kind::Reply, h.session, 1), b"GO"),
+            from,
+        )
+        .unwrap();
+        fake // kept open (and silent) until joined
+    });
+    let mut c = Client::new(addr, quick()).unwrap();
+    assert_eq!(c.request(b"PUT").unwrap(), b"GO");
+    let data = random_bytes(1 << 20, 3);
+    let start = Instant::now();
+    let err = c
+        .send_bulk(&mut Cursor::new(&data), data.len() as u64, |_| {})
+        .unwrap_err();
+    assert_eq!(err.kind(), io::ErrorKind::TimedOut, "{err}");
+    assert!(
+        err.to_string().contains(&format!("no answer from {addr}")),
+        "{err}"
+    );
+    assert!(
+        start.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        start.elapsed()
+    );
+    drop(t.join());
+}
+
+/// A client that vanishes mid-upload makes the server's `recv_bulk` fail with TimedOut.
+#[test]
+fn vanished_client_times_out_receiver() {
+    let (tx, rx) = mpsc::channel();
+    let addr = upload_server(quick(), tx);
+    let sock = raw_session_in_bulk(addr, 41);
+    let chunk = wire::encode(&Header::new(Kind::Data, 41, 2), b"half a file");
+    sock.send_to(&chunk, addr).unwrap();
+    let start = Instant::now();
+    let err = rx.recv_timeout(WAIT).unwrap().unwrap_err();
+    assert_eq!(err.kind(), io::ErrorKind::TimedOut, "{err}");
+    assert!(err.to_string().starts_with("no data from"), "{err}");
+    assert!(start.elapsed() < Duration::from_secs(5));
+}
+
+/// Datagrams from strangers are ignored on both ends: forged ACKs sent to the client
+/// (claiming everything arrived) and forged chunks sent to the server, with the real
+/// session id, change nothing.
+#[test]
+fn strangers_are_ignored() {
+    let (tx, rx) = mpsc::channel();
+    let server = upload_server(quick(), tx);
+    let mut c = Client::new(server, quick()).unwrap();
+    let client_addr: SocketAddr = format!("127.0.0.1:{}", c.local_addr().unwrap().port())
+        .parse()
+        .unwrap();
+    let session = c.session_id();
+    assert_eq!(c.request(b"PUT").unwrap(), b"GO");
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let stop2 = Arc::clone(&stop);
+    let stranger = thread::spawn(move || {
+        let s = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let fake_ack = wire::encode(
+            &Header {
+                seq: u64::MAX / 2,
+                window: 100,
+                ..Header::new(Kind::Ack, session, 2)
+            },
+            &[],
+        );
+        let fake_reply = wire::encode(&Header::new(Kind::Reply, session, 2), b"0 00000000");
+        let fake_data = wire::encode(&Header::new(Kind::Data, session, 2), b"evil");
+        let fake_abort = wire::encode(&Header::new(Kind::Abort, session, 2), b"go away");
+        let mut sent = 0;
+        while !stop2.load(Ordering::Relaxed) && sent < 200_000 {
+            for d in [&fake_ack, &fake_reply, &fake_abort] {
+                let _ = s.send_to(d, client_addr);
+            }
+            let _ = s.send_to(&fake_data, server);
+            sent += 1;
+            thread::yield_now();
+        }
+    });
+    let data = random_bytes(2 << 20, 8);
+    let (sent, _) = c
+        .send_bulk(&mut Cursor::new(&data), data.len() as u64, |_| {})
+        .unwrap();
+    stop.store(true, Ordering::Relaxed);
+    stranger.join().unwrap();
+    assert_eq!(sent.crc32, crc32fast::hash(&data));
+    assert!(rx.recv_timeout(WAIT).unwrap().unwrap() == data);
+    assert!(
+        c.ignored() > 0,
+        "the stranger's datagrams were not even seen"
+    );
+}
+
+/// An upload over the receiver's limit is refused: the client gets the server's reason.
+#[test]
+fn upload_over_limit_is_aborted() {
+    let addr = start(quick(), |mut s| {
+        if s.recv_request().is_ok() && s.reply(b"GO").is_ok() {
+            let _ = s.recv_bulk(&mut io::sink(), 1000, |_| {});
+        }
+    });
+    let mut c = Client::new(addr, quick()).unwrap();
+    c.request(b"PUT").unwrap();
+    let data = random_bytes(100_000, 1);
+    let err = c
+        .send_bulk(&mut Cursor::new(&data), data.len() as u64, |_| {})
+        .unwrap_err();
+    assert_eq!(err.kind(), io::ErrorKind::ConnectionAborted, "{err}");
+    assert!(
+        err.to_string()
+            .starts_with("the server aborted the session: transfer exceeds limit 1000 bytes"),
+        "{err}"
+    );
+}
+
+/// An END whose CRC-32 does not match the data is caught, and the sender told.
+#[test]
+fn corrupted_transfer_is_detected() {
+    let (tx, rx) = mpsc::channel();
+    let addr = upload_server(quick(), tx);
+    let sock = raw_session_in_bulk(addr, 51);
+    let data = wire::encode(&Header::new(Kind::Data, 51, 2), b"abc");
+    let end = wire::encode(
+        &Header {
+            seq: 1,
+            ..Header::new(Kind::End, 51, 2)
+        },
+        &wire::end_payload(3, 0xdead_beef),
+    );
+    sock.send_to(&data, addr).unwrap();
+    sock.send_to(&end, addr).unwrap();
+    let err = rx.recv_timeout(WAIT).unwrap().unwrap_err();
+    assert_eq!(err.kind(), io::ErrorKind::InvalidData);
+    assert_eq!(
+        err.to_string(),
+        "checksum mismatch: sender says deadbeef, received bytes give 352441c2"
+    );
+    loop {
+        let (h, p) = recv_decoded(&sock);
+        if h.kind == Kind::Abort {
+            assert!(String::from_utf8_lossy(&p).starts_with("checksum mismatch"));
+            break;
+        }
+    }
+}
+
+/// Garbage, truncated and oversized datagrams never stop the server; it then serves a good
+/// client.
+#[test]
+fn garbage_never_stops_the_server() {
+    let addr = start(quick(), |mut s| {
+        if let Ok(r) = s.recv_request() {
+            let _ = s.reply(&r);
+        }
+    });
+    let sock = raw();
+    let mut x: u64 = 12345;
+    for i in 0..2000 {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        let len = (x % 120) as usize;
+        let mut d: Vec<u8> = (0..len).map(|k| (x >> (k % 8)) as u8).collect();
+        if i % 2 == 0 && len >= HEADER_LEN {
+            d[..3].copy_from_slice(b"SK\x01");
+        }
+        sock.send_to(&d, addr).unwrap();
+    }
+    // Longer than any legal datagram: truncated on receipt, dropped.
+    sock.send_to(&vec![b'S'; wire::MAX_DATAGRAM_LEN + 100], addr)
+        .unwrap();
+    let mut c = Client::new(addr, quick()).unwrap();
+    assert_eq!(c.request(b"still there?").unwrap(), b"still there?");
+}
+
+/// Several clients upload at once, each to its own session.
+#[test]
+fn concurrent_uploads() {
+    let (tx, rx) = mpsc::channel();
+    let addr = upload_server(quick(), tx);
+    let rx = Arc::new(std::sync::Mutex::new(rx));
+    let clients: Vec<_> = (0..4u64)
+        .map(|i| {
+            thread::spawn(move || {
+                let data = random_bytes(1 << 20, 100 + i);
+                let mut c = Client::new(addr, quick()).unwrap();
+                assert_eq!(c.request(b"PUT").unwrap(), b"GO");
+                let (sent, _) = c
+                    .send_bulk(&mut Cursor::new(&data), data.len() as u64, |_| {})
+                    .unwrap();
+                sent.crc32
+            })
+        })
+        .collect();
+    let mut crcs: Vec<u32> = clients.into_iter().map(|t| t.join().unwrap()).collect();
+    let mut got: Vec<u32> = (0..4)
+        .map(|_| crc32fast::hash(&rx.lock().unwrap().recv_timeout(WAIT).unwrap().unwrap()))
+        .collect();
+    crcs.sort();
+    got.sort();
+    assert_eq!(crcs, got);
+}
+
+/// Settings out of range are refused before any socket is used.
+#[test]
+fn config_out_of_range_is_refused() {
+    for cfg in [
+        Config {
+            chunk: 0,
+            ..Config::default()
+        },
+        Config {
+            chunk: wire::MAX_PAYLOAD_LEN + 1,
+            ..Config::default()
+        },
+        Config {
+            window: 0,
+            ..Config::default()
+        },
+        Config {
+            window: MAX_WINDOW + 1,
+            ..Config::default()
+        },
+    ] {
+        let err = Client::new("127.0.0.1:9".parse().unwrap(), cfg).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::InvalidInput);
+    }
+    Config::default().validate().unwrap();
+}
+
+/// Session ids are random and never 0.
+#[test]
+fn session_ids_differ() {
+    let ids: std::collections::HashSet<u32> = (0..1000).map(|_| random_session_id()).collect();
+    assert!(ids.len() > 990);
+    assert!(!ids.contains(&0));
+}
+
+/// The buffer cost estimate is on the safe side of what Linux was measured to charge.
+#[test]
+fn buffer_cost_matches_measurements() {
+    assert!(buffer_cost(1424) >= 2304);
+    assert!(buffer_cost(8216) >= 16_644);
+    assert!(buffer_cost(60_024) >= 61_231);
+    let _ = std::io::sink().flush();
+}
