@@ -6,6 +6,7 @@
 //! | module       | what it solves                                                          |
 //! |--------------|-------------------------------------------------------------------------|
 //! | [`frame`]    | TCP is a byte stream: length-prefixed frames, and file bodies streamed through a fixed buffer with a size and a CRC-32 |
+//! | [`lines`]    | newline-terminated text over TCP (chats that `nc` can join), each line bounded in length; a bad line is refused, the connection kept |
 //! | [`datagram`] | a plain UDP datagram: was it truncated? (the same answer on every OS); ICMP errors |
 //! | [`udp`]      | UDP loses, duplicates and reorders: request/response with retries and at-most-once replies, and bulk chunk/ack transfer with a sliding window |
 //! | [`files`]    | names from the network confined to a root; atomic writes                |
@@ -26,6 +27,7 @@ pub mod clock;
 pub mod datagram;
 pub mod files;
 pub mod frame;
+pub mod lines;
 pub mod lobby;
 pub mod net;
 pub mod progress;
