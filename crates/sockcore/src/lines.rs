@@ -42,9 +42,9 @@
 //!    reports it (`WouldBlock` or `TimedOut` by OS, see [`crate::net::is_timeout`]); bytes of
 //!    a partial line stay buffered, and calling again resumes the same line.
 //!
-//! So after an `InvalidData` error the reader stands at the start of the next line and the
-//! caller may keep the connection (answer "that line was refused" and read on); any other
-//! error means the connection itself failed.
+//! So after an `InvalidData` error (its inner error is a [`LineError`]) the reader stands at
+//! the start of the next line and the caller may keep the connection (answer "that line was
+//! refused" and read on); any other error means the connection itself failed.
 
 use std::io::{self, Read, Write};
 
@@ -84,6 +84,66 @@ pub fn send_line<W: Write + ?Sized>(w: &mut W, text: &str) -> io::Result<()> {
     buf.push(LF);
     w.write_all(&buf)?;
     w.flush()
+}
+
+/// Writes `text` and an LF, without flushing: for a writer that gathers several lines in a
+/// `BufWriter` and flushes once (one system call for a batch instead of one per line).
+///
+/// # Errors
+/// As [`send_line`].
+pub fn write_line<W: Write + ?Sized>(w: &mut W, text: &str) -> io::Result<()> {
+    if let Some(at) = text.bytes().position(|b| b == LF) {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("line contains a newline at byte {at}"),
+        ));
+    }
+    w.write_all(text.as_bytes())?;
+    w.write_all(&[LF])
+}
+
+/// Why [`LineReader::recv_line`] refused a line; the reader is then ready for the next line.
+/// It is the inner error of the [`io::ErrorKind::InvalidData`] error ([`LineError::of`]
+/// finds it), so a caller can answer each case in its own words.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LineError {
+    /// More than `max` bytes before the LF (rule 4).
+    TooLong {
+        /// The reader's limit, in bytes.
+        max: usize,
+    },
+    /// Not UTF-8 text (rule 5).
+    NotUtf8 {
+        /// Bytes of valid UTF-8 before the first bad byte.
+        valid_up_to: usize,
+    },
+}
+
+impl LineError {
+    /// The `LineError` inside `e`, when `e` is a refused line (and not a failed connection).
+    pub fn of(e: &io::Error) -> Option<LineError> {
+        e.get_ref()?.downcast_ref::<LineError>().copied()
+    }
+}
+
+impl std::fmt::Display for LineError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            LineError::TooLong { max } => write!(f, "line longer than {max} bytes"),
+            LineError::NotUtf8 { valid_up_to } => write!(
+                f,
+                "line is not valid UTF-8 text (bad byte at offset {valid_up_to})"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for LineError {}
+
+impl From<LineError> for io::Error {
+    fn from(e: LineError) -> io::Error {
+        io::Error::new(io::ErrorKind::InvalidData, e)
+    }
 }
 
 /// Reads LF-terminated lines of at most `max` bytes from a stream (see the module docs).
@@ -143,13 +203,10 @@ impl<R: Read> LineReader<R> {
                         return Err(too_long(self.max));
                     }
                     return String::from_utf8(line).map(Some).map_err(|e| {
-                        io::Error::new(
-                            io::ErrorKind::InvalidData,
-                            format!(
-                                "line is not valid UTF-8 text (bad byte at offset {})",
-                                e.utf8_error().valid_up_to()
-                            ),
-                        )
+                        LineError::NotUtf8 {
+                            valid_up_to: e.utf8_error().valid_up_to(),
+                        }
+                        .into()
                     });
                 }
                 // No LF yet. `max` bytes of text plus a CR may still end well.
@@ -186,10 +243,7 @@ impl<R: Read> LineReader<R> {
 }
 
 fn too_long(max: usize) -> io::Error {
-    io::Error::new(
-        io::ErrorKind::InvalidData,
-        format!("line longer than {max} bytes"),
-    )
+    LineError::TooLong { max }.into()
 }
 
 #[cfg(test)]
@@ -281,12 +335,21 @@ mod tests {
         );
     }
 
-    /// The overlong error says the limit.
+    /// The overlong error says the limit; both refusals carry a `LineError` a caller can match.
     #[test]
-    fn overlong_error_names_the_limit() {
+    fn refused_lines_carry_a_line_error() {
         let mut r = LineReader::new(Cursor::new(vec![b'a'; 2000]), MAX_LINE_LEN);
         let e = r.recv_line().unwrap_err();
         assert_eq!(e.to_string(), "line longer than 1024 bytes");
+        assert_eq!(LineError::of(&e), Some(LineError::TooLong { max: 1024 }));
+        let mut r = LineReader::new(Cursor::new(b"a\xff\n".to_vec()), MAX_LINE_LEN);
+        let e = r.recv_line().unwrap_err();
+        assert_eq!(
+            LineError::of(&e),
+            Some(LineError::NotUtf8 { valid_up_to: 1 })
+        );
+        let other = io::Error::new(io::ErrorKind::InvalidData, "something else");
+        assert_eq!(LineError::of(&other), None);
     }
 
     /// Invalid UTF-8 is refused for that line only.
@@ -339,5 +402,17 @@ mod tests {
     fn send_line_refuses_embedded_newline() {
         let e = send_line(&mut Vec::new(), "a\nb").unwrap_err();
         assert_eq!(e.kind(), io::ErrorKind::InvalidInput);
+        let e = write_line(&mut Vec::new(), "a\nb").unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::InvalidInput);
+    }
+
+    /// Lines written in a batch read back one by one.
+    #[test]
+    fn write_line_batches_read_back() {
+        let mut out = Vec::new();
+        write_line(&mut out, "hola").unwrap();
+        write_line(&mut out, "").unwrap();
+        assert_eq!(out, b"hola\n\n");
+        assert_eq!(lines(&out, 4096, 8), [Ok("hola".into()), Ok(String::new())]);
     }
 }
