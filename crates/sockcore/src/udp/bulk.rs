@@ -41,6 +41,21 @@ pub const ACK_DELAY: Duration = Duration::from_millis(2);
 /// learns its ACK was lost, and a burst of duplicates does not cause a burst of ACKs.
 pub const DUP_ACK_INTERVAL: Duration = Duration::from_millis(5);
 
+/// What a bulk transfer cost the sender: for curiosity, and for experiments with loss.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TransferStats {
+    /// DATA and END datagrams sent once (the chunks, plus 1).
+    pub datagrams: u64,
+    /// Copies sent again because they were taken for lost.
+    pub retransmitted: u64,
+    /// Loss events (each shrank the congestion window once).
+    pub loss_events: u64,
+    /// Retransmission timeouts (nothing acknowledged for a whole RTO).
+    pub timeouts: u64,
+    /// ACKs received.
+    pub acks: u64,
+}
+
 /// What a bulk transfer needs from the socket underneath.
 pub(crate) trait Link {
     /// The peer's address.
@@ -171,18 +186,29 @@ struct Sender {
     acked_bytes: u64,
     reply: Option<Vec<u8>>,
     end_datagram: Option<Vec<u8>>,
+    stats: TransferStats,
+}
+
+/// The outcome of [`send_bulk`].
+pub(crate) struct Sent {
+    /// Size and CRC-32 of what was sent.
+    pub summary: BodySummary,
+    /// The END datagram, to repeat while waiting for a reply.
+    pub end: Vec<u8>,
+    /// The peer's REPLY, if it came before the ACK of the END.
+    pub reply: Option<Vec<u8>>,
+    pub stats: TransferStats,
 }
 
 /// Sends `size` bytes from `src` as bulk exchange `exchange`; returns when the receiver has
-/// acknowledged the END (all data, size and CRC-32 verified). Returns also the END datagram
-/// (to repeat while waiting for a reply) and the peer's REPLY if it came already.
+/// acknowledged the END (all data, size and CRC-32 verified).
 pub(crate) fn send_bulk<L: Link + ?Sized, R: Read + ?Sized>(
     link: &mut L,
     exchange: u32,
     src: &mut R,
     size: u64,
     on_progress: &mut dyn FnMut(u64),
-) -> io::Result<(BodySummary, Vec<u8>, Option<Vec<u8>>)> {
+) -> io::Result<Sent> {
     let cfg = link.config().clone();
     let chunk = cfg.chunk;
     let mut src = io::BufReader::with_capacity(crate::frame::STREAM_BUF_LEN, src);
@@ -213,6 +239,7 @@ pub(crate) fn send_bulk<L: Link + ?Sized, R: Read + ?Sized>(
         acked_bytes: 0,
         reply: None,
         end_datagram: None,
+        stats: TransferStats::default(),
     };
     loop {
         s.send_what_we_may(link, &mut src, size)?;
@@ -232,6 +259,7 @@ pub(crate) fn send_bulk<L: Link + ?Sized, R: Read + ?Sized>(
         };
         match got {
             Some(p) if p.header.exchange == exchange && p.header.kind == Kind::Ack => {
+                s.stats.acks += 1;
                 s.on_ack(link, &p);
                 on_progress(s.acked_bytes);
             }
@@ -260,7 +288,12 @@ pub(crate) fn send_bulk<L: Link + ?Sized, R: Read + ?Sized>(
         size,
         crc32: s.hasher.clone().finalize(),
     };
-    Ok((summary, end, s.reply))
+    Ok(Sent {
+        summary,
+        end,
+        reply: s.reply,
+        stats: s.stats,
+    })
 }
 
 impl Sender {
@@ -301,6 +334,7 @@ impl Sender {
                 slot.tx = self.tx;
                 slot.sent_at = Instant::now();
                 link.send(&slot.datagram)?;
+                self.stats.retransmitted += 1;
                 self.lost -= 1;
                 self.in_flight += 1;
                 self.since_ack_request = 0;
@@ -350,6 +384,7 @@ impl Sender {
                 h.write_to(&mut datagram);
             }
             self.tx += 1;
+            self.stats.datagrams += 1;
             link.send(&datagram)?;
             if ask || last_of_window || is_end {
                 self.since_ack_request = 0;
@@ -465,6 +500,7 @@ impl Sender {
             }
         }
         if loss && self.base >= self.recovery_until {
+            self.stats.loss_events += 1;
             self.ssthresh = (self.cwnd * LOSS_BETA).max(MIN_CWND);
             self.cwnd = self.ssthresh;
             self.recovery_until = self.next_seq;
@@ -489,6 +525,7 @@ impl Sender {
     /// The oldest datagram went unanswered for a whole timeout: back off, shrink the window
     /// to the minimum, and send again everything not acknowledged (RFC 6298, 5.4 to 5.6).
     fn on_timeout<L: Link + ?Sized>(&mut self, link: &mut L) -> io::Result<()> {
+        self.stats.timeouts += 1;
         let silent = self.last_heard.elapsed();
         self.tries_unheard += 1;
         if self.tries_unheard >= MAX_TRIES && silent >= link.config().peer_timeout {

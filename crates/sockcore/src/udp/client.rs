@@ -1,6 +1,6 @@
 //! The client end: one socket, one session with one server.
 
-use super::bulk::{self, Link};
+use super::bulk::{self, Link, TransferStats};
 use super::rtt::Rtt;
 use super::wire::{self, Header, Kind, MAX_DATAGRAM_LEN, MAX_MESSAGE_LEN};
 use super::{random_session_id, tune_socket, Config, Incoming};
@@ -32,6 +32,7 @@ pub struct Client {
     read_timeout: Option<Duration>,
     last_download_ack: Option<(u32, Vec<u8>)>,
     ignored: u64,
+    last_upload: Option<TransferStats>,
 }
 
 impl Client {
@@ -53,6 +54,10 @@ impl Client {
     pub fn new(server: SocketAddr, config: Config) -> io::Result<Client> {
         config.validate()?;
         let socket = net::bind_udp_client(server)?;
+        // A connected UDP socket sends no datagram by itself; it fixes the destination (the
+        // route is looked up once, not per datagram) and the OS drops datagrams from other
+        // addresses. We still check every sender ourselves (rule 3), as Python would.
+        socket.connect(server)?;
         let rcvbuf = tune_socket(&socket, config.socket_buffer);
         Ok(Client {
             socket,
@@ -66,6 +71,7 @@ impl Client {
             read_timeout: None,
             last_download_ack: None,
             ignored: 0,
+            last_upload: None,
         })
     }
 
@@ -92,6 +98,11 @@ impl Client {
         self.rtt.srtt()
     }
 
+    /// What the last upload cost: datagrams, retransmissions, timeouts, ACKs.
+    pub fn last_upload(&self) -> Option<TransferStats> {
+        self.last_upload
+    }
+
     /// Datagrams dropped so far because they came from another address, did not decode, or
     /// belonged to another session.
     pub fn ignored(&self) -> u64 {
@@ -112,8 +123,7 @@ impl Client {
     ///   127.0.0.1:5002 after 6 tries over 10.5 s: is the server running?";
     /// - [`io::ErrorKind::ConnectionAborted`] when the server aborted the session (its
     ///   reason is in the message);
-    /// - [`io::ErrorKind::InvalidInput`] when `message` exceeds
-    ///   [`MAX_MESSAGE_LEN`](super::wire::MAX_MESSAGE_LEN);
+    /// - [`io::ErrorKind::InvalidInput`] when `message` exceeds [`MAX_MESSAGE_LEN`];
     /// - the OS error of sending or receiving.
     pub fn request(&mut self, message: &[u8]) -> io::Result<Vec<u8>> {
         if message.len() > MAX_MESSAGE_LEN {
@@ -146,14 +156,15 @@ impl Client {
         mut on_progress: impl FnMut(u64),
     ) -> io::Result<(BodySummary, Vec<u8>)> {
         let exchange = self.take_exchange();
-        let (summary, end, reply) = bulk::send_bulk(self, exchange, src, size, &mut on_progress)?;
-        let reply = match reply {
+        let sent = bulk::send_bulk(self, exchange, src, size, &mut on_progress)?;
+        self.last_upload = Some(sent.stats);
+        let reply = match sent.reply {
             Some(r) => r,
             // The END is acknowledged: the server has every byte, verified, and is storing
             // them; its reply follows. Repeat the END now and then until it comes.
-            None => bulk::await_reply(self, exchange, &end, false)?,
+            None => bulk::await_reply(self, exchange, &sent.end, false)?,
         };
-        Ok((summary, reply))
+        Ok((sent.summary, reply))
     }
 
     /// Downloads the next exchange, a bulk transfer sent by the server (after a request
@@ -216,7 +227,7 @@ impl Link for Client {
     }
 
     fn send(&mut self, datagram: &[u8]) -> io::Result<()> {
-        match self.socket.send_to(datagram, self.peer) {
+        match self.socket.send(datagram) {
             Ok(_) => Ok(()),
             // An ICMP error from an earlier datagram (some systems report it on the next
             // call), or a full interface queue: the datagram is lost, and retransmission
@@ -240,6 +251,11 @@ impl Link for Client {
             let (n, from) = match self.socket.recv_from(&mut self.buf) {
                 Ok(x) => x,
                 Err(e) if net::is_timeout(&e) || is_transient(&e) => continue,
+                // Windows: a datagram longer than the buffer (rule 1).
+                Err(e) if super::is_message_too_long(&e) => {
+                    self.ignored += 1;
+                    continue;
+                }
                 Err(e) => return Err(e),
             };
             // Rule 3: only the server's address. Anyone can send to our port.
@@ -281,11 +297,9 @@ impl Link for Client {
 /// unreachable" for an earlier datagram (reported on the next call on Windows and on
 /// connected sockets elsewhere), an interrupted call.
 pub(crate) fn is_transient(e: &io::Error) -> bool {
-    matches!(
-        e.kind(),
-        io::ErrorKind::ConnectionRefused
-            | io::ErrorKind::ConnectionReset
-            | io::ErrorKind::Interrupted
-            | io::ErrorKind::WouldBlock
-    )
+    crate::datagram::is_unreachable(e)
+        || matches!(
+            e.kind(),
+            io::ErrorKind::Interrupted | io::ErrorKind::WouldBlock
+        )
 }

@@ -156,6 +156,7 @@ pub mod server;
 pub mod wire;
 
 pub use crate::frame::BodySummary;
+pub use bulk::TransferStats;
 pub use client::Client;
 pub use server::{serve, Session};
 

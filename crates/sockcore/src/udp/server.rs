@@ -34,6 +34,12 @@ pub const LINGER_FACTOR: u32 = 3;
 /// Finished sessions remembered at most; the oldest are forgotten first.
 pub const MAX_LINGERING: usize = 4096;
 
+/// A session receiving an upload checks its queue this often when it is empty...
+const NAP: Duration = Duration::from_micros(50);
+
+/// ...for this long, before it blocks until the demultiplexer wakes it.
+const NAP_FOR: Duration = Duration::from_millis(2);
+
 /// How often the demultiplexer forgets expired sessions (its read timeout).
 const SWEEP_EVERY: Duration = Duration::from_millis(500);
 
@@ -269,6 +275,7 @@ impl Demux {
             rtt: Rtt::new(),
             expected: 1,
             closed: false,
+            receiving: false,
         };
         state.queued.fetch_add(d.len(), Ordering::Relaxed);
         let _ = tx.send(Incoming {
@@ -405,6 +412,7 @@ pub struct Session {
     rtt: Rtt,
     expected: u32,
     closed: bool,
+    receiving: bool,
 }
 
 impl Session {
@@ -530,7 +538,9 @@ impl Session {
         self.check_open()?;
         let exchange = self.expected;
         self.info.receivers.fetch_add(1, Ordering::Relaxed);
+        self.receiving = true;
         let result = bulk::recv_bulk(self, exchange, dst, max_size, &mut on_progress);
+        self.receiving = false;
         self.info.receivers.fetch_sub(1, Ordering::Relaxed);
         match result {
             Ok((summary, final_ack)) => {
@@ -564,7 +574,7 @@ impl Session {
         let exchange = self.expected;
         self.expected = exchange.wrapping_add(1).max(1);
         match bulk::send_bulk(self, exchange, src, size, &mut on_progress) {
-            Ok((summary, _, _)) => Ok(summary),
+            Ok(sent) => Ok(sent.summary),
             Err(e) => {
                 self.closed = true;
                 Err(e)
@@ -595,6 +605,20 @@ impl Drop for Session {
         }
         st.finished_at = Some(Instant::now());
     }
+}
+
+impl Session {
+    /// Accounts for a datagram taken from the queue.
+    fn took(&self, p: Incoming) -> Incoming {
+        self.state
+            .queued
+            .fetch_sub(p.datagram.len(), Ordering::Relaxed);
+        p
+    }
+}
+
+fn server_stopped() -> io::Error {
+    io::Error::new(io::ErrorKind::NotConnected, "the server stopped")
 }
 
 impl Link for Session {
@@ -630,18 +654,30 @@ impl Link for Session {
     }
 
     fn recv(&mut self, timeout: Duration) -> io::Result<Option<Incoming>> {
-        match self.inbox.recv_timeout(timeout) {
-            Ok(p) => {
-                self.state
-                    .queued
-                    .fetch_sub(p.datagram.len(), Ordering::Relaxed);
-                Ok(Some(p))
+        let deadline = Instant::now() + timeout;
+        if self.receiving {
+            // A busy upload brings a datagram every few microseconds. Being woken for each
+            // one (a futex call and a context switch per datagram, on both threads) costs
+            // more than handling it; so a receiving session naps and takes what queued up
+            // meanwhile, and blocks only when nothing has come for a while (interrupt
+            // coalescing, as network cards and kernels do).
+            let nap_until = deadline.min(Instant::now() + NAP_FOR);
+            loop {
+                match self.inbox.try_recv() {
+                    Ok(p) => return Ok(Some(self.took(p))),
+                    Err(mpsc::TryRecvError::Disconnected) => return Err(server_stopped()),
+                    Err(mpsc::TryRecvError::Empty) if Instant::now() < nap_until => {
+                        thread::sleep(NAP);
+                    }
+                    Err(mpsc::TryRecvError::Empty) => break,
+                }
             }
+        }
+        let left = deadline.saturating_duration_since(Instant::now());
+        match self.inbox.recv_timeout(left) {
+            Ok(p) => Ok(Some(self.took(p))),
             Err(RecvTimeoutError::Timeout) => Ok(None),
-            Err(RecvTimeoutError::Disconnected) => Err(io::Error::new(
-                io::ErrorKind::NotConnected,
-                "the server stopped",
-            )),
+            Err(RecvTimeoutError::Disconnected) => Err(server_stopped()),
         }
     }
 
