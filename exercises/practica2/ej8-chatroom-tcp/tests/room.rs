@@ -62,6 +62,7 @@ struct Raw {
 impl Raw {
     fn connect(addr: SocketAddr) -> Raw {
         let tx = TcpStream::connect(addr).expect("connecting to the room");
+        tx.set_write_timeout(Some(WAIT)).expect("write timeout");
         let rx = tx.try_clone().expect("cloning the socket");
         rx.set_read_timeout(Some(WAIT)).expect("read timeout");
         let (send, lines) = mpsc::channel();
@@ -345,6 +346,42 @@ fn frozen_client_is_disconnected_and_the_room_keeps_flowing() {
         }
     }
     drop(frozen);
+}
+
+/// A member that pastes thousands of long lines (the real client, reading back its own
+/// echo) is slowed to the room's pace, not disconnected; another member gets every line.
+#[test]
+fn fast_talker_is_slowed_not_disconnected() {
+    let r = room();
+    let mut bea = Raw::join(r.addr(), "bea");
+    let mut p = Proc::spawn(&r.client, &["--port", &r.server.port()], r.dir.path());
+    const N: usize = 3000;
+    let pad = "x".repeat(MAX_LINE_LEN - 16);
+    let mut text = String::from("flood\n");
+    for i in 0..N {
+        text.push_str(&format!("{i} {pad}\n"));
+    }
+    text.push_str("salir\n");
+    p.write_stdin(&text);
+    bea.expect(&left("flood"));
+    assert!(p.wait_exit().success(), "stderr: {}", p.stderr());
+    let got: Vec<&String> = bea
+        .seen
+        .iter()
+        .filter(|l| l.starts_with("flood: "))
+        .collect();
+    assert_eq!(got.len(), N);
+    for (i, l) in got.iter().enumerate() {
+        assert!(
+            l.starts_with(&format!("flood: {i} ")),
+            "line {i} out of order"
+        );
+    }
+    assert!(
+        !r.server.stderr().contains("stopped reading"),
+        "{}",
+        r.server.stderr()
+    );
 }
 
 /// A connection that never gives a nickname does not stop others from joining (the

@@ -24,9 +24,11 @@
 //! The server prints `listening on 127.0.0.1:1045 (tcp)` on stderr, then one line per join
 //! and leave on stdout, as the report's server does: `~ ana se ha unido al chat ~`.
 //!
-//! Caveat: the room waits for nobody. Each member has a queue of lines on their way to it,
-//! written by a thread of its own; a member whose program stops reading (suspended, or stuck)
-//! is disconnected when [`OUT_QUEUE`] lines pile up, and the others never notice a delay.
+//! Caveat: each member has a queue of lines on their way to it ([`OUT_QUEUE`] at most),
+//! written by a thread of its own; nobody ever waits for a socket while holding the room.
+//! When a queue is full, whoever is talking waits for it, at most [`LAG_TIMEOUT`]: a member
+//! that reads slowly slows the talkers down to its pace, and a member that stopped reading
+//! holds the room up for that long once, then it is disconnected.
 
 use anyhow::Context;
 use clap::Parser;
@@ -35,14 +37,14 @@ use ej8_chatroom_tcp::{
 };
 use sockcore::lines::{write_line, LineError, LineReader};
 use sockcore::net::{self, Transport};
+use std::collections::VecDeque;
 use std::io::{self, BufWriter, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Programa 2.1 (report on Práctica 2), TCP chat room server: members join with a unique
 /// nickname, every line a member writes is relayed to all as "<nick>: <texto>", joins and
@@ -58,14 +60,18 @@ struct Args {
     port: u16,
 }
 
-/// Lines waiting for one member, at most: a member that has this many lines pending (its
-/// program stopped reading and the kernel's socket buffers are full) is disconnected. The
-/// lines are shared between the queues (one allocation per message, not per member), so
-/// this bounds the memory a stuck member holds to about 1 MiB of 1 KiB lines.
+/// Lines waiting for one member, at most, beyond what the kernel's socket buffers hold.
+/// The lines are shared between the queues (one allocation per message, not per member),
+/// so a stuck member holds at most about 1 MiB of 1 KiB lines.
 const OUT_QUEUE: usize = 1024;
 
-/// A write that makes no progress for this long (the member's buffers stay full) also
-/// disconnects the member, so a quiet room cannot keep a writer thread stuck forever.
+/// How long a talker waits for room in a member's full queue. A member whose queue stays
+/// full that long has stopped reading (suspended, or stuck): it is disconnected, and the
+/// room goes on. A member that reads, however slowly, makes room well within it.
+const LAG_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// A write that makes no progress for this long also disconnects the member: in a quiet
+/// room nobody waits for its queue, and its writer thread must not stay stuck forever.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// How long a newcomer has to give an acceptable nickname before its connection is closed:
@@ -118,18 +124,21 @@ struct Cliente {
     apodo: String,
     addr: SocketAddr,
     /// Lines on their way to this member; its writer thread takes them.
-    cola: SyncSender<Arc<str>>,
+    cola: Arc<Cola>,
     /// A handle on the member's socket, to shut it down when the member is disconnected.
     socket: TcpStream,
 }
 
-/// The room: the members, behind one lock that is never held while writing to a socket
-/// (only while putting lines in the members' queues, which never blocks).
+/// The room: the members, behind one lock that is only held to put lines in queues that
+/// have room, never to wait for a queue or a socket.
 #[derive(Debug, Default)]
 struct Sala {
     clientes: Mutex<Vec<Cliente>>,
     next_id: AtomicU64,
 }
+
+/// A full queue met while handing out a line: the line still has to go in it.
+type Pendiente = (u64, Arc<Cola>);
 
 impl Sala {
     fn lock(&self) -> MutexGuard<'_, Vec<Cliente>> {
@@ -144,8 +153,7 @@ impl Sala {
     /// included, as the report does) and then tells the newcomer it joined. Returns the
     /// error line to send when the nickname is refused.
     fn unirse(&self, cliente: Cliente) -> Result<(), String> {
-        let echados;
-        {
+        let (anuncio, llenas) = {
             let mut clientes = self.lock();
             if clientes.iter().any(|c| c.apodo == cliente.apodo) {
                 return Err(format!(
@@ -158,85 +166,181 @@ impl Sala {
                     "{ERROR_PREFIX}la sala está llena ({MAX_MIEMBROS} personas)"
                 ));
             }
-            let bienvenida: Arc<str> = JOINED.into();
-            let anuncio = joined(&cliente.apodo);
-            let cola = cliente.cola.clone();
+            let nuevo = Arc::clone(&cliente.cola);
+            let anuncio: Arc<str> = joined(&cliente.apodo).into();
             clientes.push(cliente);
-            echados = repartir(&mut clientes, &anuncio);
+            let llenas = repartir(&clientes, &anuncio);
             // The newcomer's queue is new and holds one line: there is room.
-            let _ = cola.try_send(bienvenida);
-        }
-        despedir(echados);
+            let _ = nuevo.try_push(JOINED.into());
+            (anuncio, llenas)
+        };
+        self.esperar(&anuncio, llenas);
         Ok(())
     }
 
     /// Relays `texto` from member `id` to every member (Python: `enviar_a_todos(data)`).
     /// Returns false when `id` is no longer in the room (it was disconnected meanwhile).
     fn enviar_a_todos(&self, id: u64, texto: &str) -> bool {
-        let echados;
-        {
-            let mut clientes = self.lock();
+        let (linea, llenas) = {
+            let clientes = self.lock();
             let Some(autor) = clientes.iter().find(|c| c.id == id) else {
                 return false;
             };
-            let linea = said(&autor.apodo, texto);
-            echados = repartir(&mut clientes, &linea);
-        }
-        despedir(echados);
+            let linea: Arc<str> = said(&autor.apodo, texto).into();
+            let llenas = repartir(&clientes, &linea);
+            (linea, llenas)
+        };
+        self.esperar(&linea, llenas);
         true
     }
 
     /// Removes member `id` and tells the rest it left (Python: `eliminar_cliente(cliente)`
-    /// then `enviar_a_todos(apodo + " ha salido del chat")`). Returns its nickname, or `None`
+    /// then `enviar_a_todos(apodo + " ha salido del chat")`). Returns the member, or `None`
     /// when it was no longer there (already disconnected and announced).
-    fn eliminar_cliente(&self, id: u64) -> Option<String> {
-        let echados;
-        let apodo;
-        {
+    fn eliminar_cliente(&self, id: u64) -> Option<Cliente> {
+        let (cliente, linea, llenas) = {
             let mut clientes = self.lock();
             let i = clientes.iter().position(|c| c.id == id)?;
-            apodo = clientes.remove(i).apodo;
-            echados = repartir(&mut clientes, &left(&apodo));
-        }
-        despedir(echados);
-        Some(apodo)
+            let cliente = clientes.remove(i);
+            let linea: Arc<str> = left(&cliente.apodo).into();
+            let llenas = repartir(&clientes, &linea);
+            (cliente, linea, llenas)
+        };
+        // Nobody waits for its queue any more.
+        cliente.cola.close();
+        println!("~ {} ha salido del chat ~", cliente.apodo);
+        self.esperar(&linea, llenas);
+        Some(cliente)
     }
-}
 
-/// Puts `linea` in every member's queue. A member whose queue is full is removed, and its
-/// leaving is announced to the rest in the same way (which may remove another). Only queues
-/// are touched: nothing here waits for a socket.
-fn repartir(clientes: &mut Vec<Cliente>, linea: &str) -> Vec<Cliente> {
-    let mut echados = Vec::new();
-    let mut pendientes: Vec<Arc<str>> = vec![linea.into()];
-    // Each round removes at least one member or ends, so this runs at most once per member.
-    while let Some(linea) = pendientes.pop() {
-        let mut i = 0;
-        while i < clientes.len() {
-            match clientes[i].cola.try_send(Arc::clone(&linea)) {
-                Err(TrySendError::Full(_)) => {
-                    let c = clientes.remove(i);
-                    pendientes.push(left(&c.apodo).into());
-                    echados.push(c);
-                }
-                // Ok, or the member's writer has stopped: its own thread is removing it.
-                _ => i += 1,
+    /// Puts `linea` in the full queues met by [`repartir`], waiting for room in each (the
+    /// room's lock is not held). A member whose queue stays full for [`LAG_TIMEOUT`] is
+    /// disconnected.
+    fn esperar(&self, linea: &Arc<str>, llenas: Vec<Pendiente>) {
+        for (id, cola) in llenas {
+            if cola.push_timeout(Arc::clone(linea), LAG_TIMEOUT) == Push::Full {
+                self.echar(id);
             }
         }
     }
-    echados
+
+    /// Disconnects member `id`, which stopped reading, and announces that it left.
+    fn echar(&self, id: u64) {
+        if let Some(c) = self.eliminar_cliente(id) {
+            eprintln!(
+                "server: {} ({}): stopped reading; disconnected with {OUT_QUEUE} lines queued for {} s",
+                c.addr,
+                c.apodo,
+                LAG_TIMEOUT.as_secs()
+            );
+            // Wakes its writer (blocked on a full socket) and its reader, which then end.
+            let _ = c.socket.shutdown(Shutdown::Both);
+        }
+    }
 }
 
-/// Disconnects members removed for not reading (after the room's lock is released).
-fn despedir(echados: Vec<Cliente>) {
-    for c in echados {
-        eprintln!(
-            "server: {} ({}): stopped reading; disconnected with {OUT_QUEUE} lines queued",
-            c.addr, c.apodo
-        );
-        println!("~ {} ha salido del chat ~", c.apodo);
-        // Wakes its writer (blocked on a full socket) and its reader, which then end.
-        let _ = c.socket.shutdown(Shutdown::Both);
+/// Puts `linea` in every member's queue that has room; returns the full ones. Only queues
+/// are touched: nothing here waits.
+fn repartir(clientes: &[Cliente], linea: &Arc<str>) -> Vec<Pendiente> {
+    let mut llenas = Vec::new();
+    for c in clientes {
+        if c.cola.try_push(Arc::clone(linea)) == Push::Full {
+            llenas.push((c.id, Arc::clone(&c.cola)));
+        }
+    }
+    llenas
+}
+
+/// What happened to a line offered to a [`Cola`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Push {
+    /// It is in the queue.
+    Queued,
+    /// The queue is full (after waiting, if asked to wait).
+    Full,
+    /// The member has left: the line is not needed.
+    Closed,
+}
+
+/// One member's outgoing lines: at most [`OUT_QUEUE`], taken by its writer thread.
+#[derive(Debug, Default)]
+struct Cola {
+    state: Mutex<(VecDeque<Arc<str>>, bool)>,
+    /// Signalled when lines arrive or the queue closes (the writer waits on it).
+    ready: Condvar,
+    /// Signalled when the writer takes lines or the queue closes (talkers wait on it).
+    room: Condvar,
+}
+
+impl Cola {
+    fn lock(&self) -> MutexGuard<'_, (VecDeque<Arc<str>>, bool)> {
+        // Each change is a single push, drain or flag: consistent even after a panic.
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn try_push(&self, linea: Arc<str>) -> Push {
+        let mut st = self.lock();
+        if st.1 {
+            return Push::Closed;
+        }
+        if st.0.len() >= OUT_QUEUE {
+            return Push::Full;
+        }
+        st.0.push_back(linea);
+        self.ready.notify_one();
+        Push::Queued
+    }
+
+    /// As `try_push`, waiting at most `timeout` for room.
+    fn push_timeout(&self, linea: Arc<str>, timeout: Duration) -> Push {
+        let deadline = Instant::now() + timeout;
+        let mut st = self.lock();
+        loop {
+            if st.1 {
+                return Push::Closed;
+            }
+            if st.0.len() < OUT_QUEUE {
+                st.0.push_back(linea);
+                self.ready.notify_one();
+                return Push::Queued;
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return Push::Full;
+            }
+            st = self
+                .room
+                .wait_timeout(st, deadline - now)
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .0;
+        }
+    }
+
+    /// Waits for lines and moves all of them into `batch`; false when the queue is closed
+    /// and empty (the writer's work is done).
+    fn take_all(&self, batch: &mut Vec<Arc<str>>) -> bool {
+        let mut st = self.lock();
+        while st.0.is_empty() {
+            if st.1 {
+                return false;
+            }
+            st = self
+                .ready
+                .wait(st)
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+        }
+        batch.extend(st.0.drain(..));
+        self.room.notify_all();
+        true
+    }
+
+    /// No more lines will be added; the writer sends what is queued, then ends.
+    fn close(&self) {
+        self.lock().1 = true;
+        self.ready.notify_all();
+        self.room.notify_all();
     }
 }
 
@@ -244,23 +348,21 @@ fn despedir(echados: Vec<Cliente>) {
 fn atender(sala: &Sala, socket: TcpStream, addr: SocketAddr) -> anyhow::Result<()> {
     socket.set_nodelay(true)?;
     socket.set_write_timeout(Some(WRITE_TIMEOUT))?;
-    let (cola, salida) = mpsc::sync_channel(OUT_QUEUE);
+    let cola = Arc::new(Cola::default());
     let escritor = {
-        let socket = socket.try_clone()?;
-        thread::spawn(move || escribir(&socket, &salida))
+        let (socket, cola) = (socket.try_clone()?, Arc::clone(&cola));
+        thread::spawn(move || escribir(&socket, &cola))
     };
     let mut lector = LineReader::new(socket.try_clone()?, MAX_LINE_LEN);
 
     let result = pedir_apodo(sala, &socket, addr, &cola, &mut lector).and_then(|id| {
         let result = recibir(sala, id, addr, &cola, &mut lector);
-        if let Some(apodo) = sala.eliminar_cliente(id) {
-            println!("~ {apodo} ha salido del chat ~");
-        }
+        sala.eliminar_cliente(id);
         result
     });
-    // The queue closes when the room's copy and ours are gone; the writer sends what is
-    // left in it, then ends. Only then is the connection closed.
-    drop(cola);
+    // The writer sends what is left in the queue, then ends; only then is the connection
+    // closed, so the member gets every line up to its own leaving.
+    cola.close();
     let _ = escritor.join();
     let _ = socket.shutdown(Shutdown::Both);
     result
@@ -272,17 +374,18 @@ fn pedir_apodo(
     sala: &Sala,
     socket: &TcpStream,
     addr: SocketAddr,
-    cola: &SyncSender<Arc<str>>,
+    cola: &Arc<Cola>,
     lector: &mut LineReader<TcpStream>,
 ) -> anyhow::Result<u64> {
     socket.set_read_timeout(Some(NICK_TIMEOUT))?;
     loop {
-        let _ = cola.try_send(ASK_NICK.into());
+        // Not a member yet: only this thread fills the queue, one line per answer.
+        let _ = cola.try_push(ASK_NICK.into());
         let apodo = match lector.recv_line() {
             Ok(Some(apodo)) => apodo,
             Ok(None) => anyhow::bail!("left before giving a nickname"),
             Err(e) if LineError::of(&e).is_some() => {
-                let _ = cola.try_send(linea_rechazada(&e).into());
+                let _ = cola.try_push(linea_rechazada(&e).into());
                 continue;
             }
             Err(e) => {
@@ -291,7 +394,7 @@ fn pedir_apodo(
             }
         };
         if let Some(why) = apodo_no_valido(&apodo) {
-            let _ = cola.try_send(why.into());
+            let _ = cola.try_push(why.into());
             continue;
         }
         let id = sala.next_id.fetch_add(1, Ordering::Relaxed);
@@ -299,7 +402,7 @@ fn pedir_apodo(
             id,
             apodo: apodo.clone(),
             addr,
-            cola: cola.clone(),
+            cola: Arc::clone(cola),
             socket: socket.try_clone()?,
         };
         match sala.unirse(cliente) {
@@ -310,7 +413,7 @@ fn pedir_apodo(
                 return Ok(id);
             }
             Err(why) => {
-                let _ = cola.try_send(why.into());
+                let _ = cola.try_push(why.into());
             }
         }
     }
@@ -322,7 +425,7 @@ fn recibir(
     sala: &Sala,
     id: u64,
     addr: SocketAddr,
-    cola: &SyncSender<Arc<str>>,
+    cola: &Cola,
     lector: &mut LineReader<TcpStream>,
 ) -> anyhow::Result<()> {
     loop {
@@ -339,7 +442,7 @@ fn recibir(
             Ok(None) => anyhow::bail!("closed the connection without saying {SALIR}"),
             Err(e) if LineError::of(&e).is_some() => {
                 eprintln!("server: {addr}: refused a line: {e}");
-                let _ = cola.try_send(linea_rechazada(&e).into());
+                let _ = cola.push_timeout(linea_rechazada(&e).into(), LAG_TIMEOUT);
             }
             Err(e) => return Err(e).context("reading from the member"),
         }
@@ -348,20 +451,14 @@ fn recibir(
 
 /// Writes the member's queue to its socket, as many lines per system call as are waiting.
 /// Ends when the queue is closed and empty, or the socket fails (then it shuts the socket
-/// down, so that the member's reader ends too).
-fn escribir(socket: &TcpStream, salida: &Receiver<Arc<str>>) {
+/// down, so that the member's reader ends too, and closes the queue, so nobody waits for it).
+fn escribir(socket: &TcpStream, cola: &Cola) {
     let mut w = BufWriter::new(socket);
-    while let Ok(primera) = salida.recv() {
-        let mut linea = Some(primera);
-        let mut ok = true;
-        while let Some(l) = linea {
-            ok = write_line(&mut w, &l).is_ok();
-            if !ok {
-                break;
-            }
-            linea = salida.try_recv().ok();
-        }
-        if !ok || w.flush().is_err() {
+    let mut batch = Vec::new();
+    while cola.take_all(&mut batch) {
+        let ok = batch.drain(..).all(|l| write_line(&mut w, &l).is_ok()) && w.flush().is_ok();
+        if !ok {
+            cola.close();
             let _ = socket.shutdown(Shutdown::Both);
             return;
         }
