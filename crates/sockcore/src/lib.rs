@@ -9,6 +9,7 @@
 //! | [`lines`]    | newline-terminated text over TCP (chats that `nc` can join), each line bounded in length; a bad line is refused, the connection kept |
 //! | [`datagram`] | a plain UDP datagram: was it truncated? (the same answer on every OS); ICMP errors |
 //! | [`udp`]      | UDP loses, duplicates and reorders: request/response with retries and at-most-once replies, and bulk chunk/ack transfer with a sliding window |
+//! | [`udp_channel`] | messages pushed by either side over UDP (chats): acked, repeated, deduplicated, in order per sender; heartbeats; many channels per socket |
 //! | [`files`]    | names from the network confined to a root; atomic writes                |
 //! | [`net`]      | bind/connect with errors that say what to do; the readiness line; timeouts |
 //! | [`progress`] | a progress bar on a terminal, nothing when piped                        |
@@ -32,4 +33,5 @@ pub mod lobby;
 pub mod net;
 pub mod progress;
 pub mod udp;
+pub mod udp_channel;
 pub mod unframed;
