@@ -144,7 +144,8 @@ impl Chat {
         Ok(&self.otro)
     }
 
-    /// Our turn: asks for a line with the prompt `"<yo>: "` and sends it. `desconectar`
+    /// Our turn: asks for a line with the prompt `"<yo>: "` (again if it is empty) and sends
+    /// it. `desconectar`
     /// (or `exit`, or the end of standard input) is sent too; then we wait for the other
     /// side to close its end, and say `chat finalizado`.
     ///
@@ -158,6 +159,11 @@ impl Chat {
                 Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => DESCONECTAR.to_string(),
                 Err(e) => return Err(e).context("reading the keyboard"),
             };
+            if line.is_empty() {
+                // Python: s.send("") sends no bytes, and both sides wait for ever. An empty
+                // line would be a line here, but it says nothing: ask again.
+                continue;
+            }
             if line.len() <= MAX_LINE_LEN {
                 break line;
             }

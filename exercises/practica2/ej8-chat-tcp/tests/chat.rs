@@ -232,6 +232,24 @@ fn invalid_name_and_overlong_message_are_asked_again() {
     assert_eq!(s.server.stdout().matches("ana: ").count(), 1);
 }
 
+/// An empty line is not sent (the report's `send("")` sends nothing and both sides wait
+/// for ever): the prompt comes back.
+#[test]
+fn empty_line_is_asked_again() {
+    let mut s = setup();
+    let mut c = s.client("ana\n\nhola\ndesconectar\n");
+    s.server.wait_stdout("ana: hola");
+    s.server.write_stdin("adiós\n");
+    assert!(c.wait_exit().success(), "client: {}", c.stderr());
+    assert!(s.server.wait_exit().success());
+    assert!(
+        c.stdout().contains("\nana: \nana: hola\n"),
+        "{}",
+        c.stdout()
+    );
+    assert_eq!(s.server.stdout().matches("ana: ").count(), 1);
+}
+
 /// The server asks its user's name before it listens, as the report's server does.
 #[test]
 fn server_asks_its_name_before_listening() {
