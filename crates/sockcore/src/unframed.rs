@@ -43,6 +43,11 @@ use std::time::Duration;
 /// normally takes one `read` (the same as Python's `recv(1024)` would, and no more calls).
 const READ_CHUNK: usize = 4096;
 
+/// Default quiet period ([`UnframedReader::quiet`]): longer than a delayed ACK (40 ms on
+/// Linux, up to 200 ms on Windows) holding back the rest of a message, short enough not to be
+/// felt by a person waiting for an answer.
+pub const DEFAULT_QUIET: Duration = Duration::from_millis(300);
+
 /// What the bytes received so far amount to; returned by the caller's judge.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Verdict {
@@ -90,24 +95,31 @@ pub struct UnframedReader {
 
 impl UnframedReader {
     /// Reads from `stream` messages of at most `max_len` bytes; a message that may go on ends
-    /// after `quiet` without a new byte.
+    /// after [`DEFAULT_QUIET`] without a new byte (see [`UnframedReader::quiet`]).
     ///
     /// The reader restores the stream's read timeout after each quiet wait, so a read timeout
     /// set before (an idle limit for the peer) keeps applying to the first byte of a message.
-    ///
-    /// # Panics
-    /// When `quiet` is zero (a zero read timeout is rejected by `set_read_timeout`).
-    pub fn new(stream: TcpStream, max_len: usize, quiet: Duration) -> UnframedReader {
-        assert!(
-            !quiet.is_zero(),
-            "the quiet period must be longer than zero"
-        );
+    pub fn new(stream: TcpStream, max_len: usize) -> UnframedReader {
         UnframedReader {
             stream,
             buf: Vec::with_capacity(READ_CHUNK),
             max_len,
-            quiet,
+            quiet: DEFAULT_QUIET,
         }
+    }
+
+    /// Sets the quiet period: how long a message that may go on ([`Verdict::WholeUnlessMore`])
+    /// waits for another byte before it is taken as complete.
+    ///
+    /// # Panics
+    /// When `quiet` is zero (a zero read timeout is rejected by `set_read_timeout`).
+    pub fn quiet(mut self, quiet: Duration) -> UnframedReader {
+        assert!(
+            !quiet.is_zero(),
+            "the quiet period must be longer than zero"
+        );
+        self.quiet = quiet;
+        self
     }
 
     /// The stream, for writing replies (`&TcpStream` implements `Write`).
@@ -246,7 +258,7 @@ mod tests {
     #[test]
     fn commands_glued_and_split_are_separated() {
         let (ours, mut peer) = pair();
-        let mut r = UnframedReader::new(ours, 64, QUIET);
+        let mut r = UnframedReader::new(ours, 64).quiet(QUIET);
         let judge = one_of(&["TIME", "EXIT"]);
         peer.write_all(b"TIMETI").unwrap();
         assert_eq!(r.recv(&judge).unwrap().as_deref(), Some(&b"TIME"[..]));
@@ -265,7 +277,7 @@ mod tests {
     #[test]
     fn unknown_command_is_invalid_data() {
         let (ours, mut peer) = pair();
-        let mut r = UnframedReader::new(ours, 64, QUIET);
+        let mut r = UnframedReader::new(ours, 64).quiet(QUIET);
         peer.write_all(b"HELLO").unwrap();
         let e = r.recv(one_of(&["TIME", "EXIT"])).unwrap_err();
         assert_eq!(e.kind(), io::ErrorKind::InvalidData);
@@ -277,7 +289,7 @@ mod tests {
     fn free_text_ends_at_half_close() {
         let (ours, mut peer) = pair();
         // A quiet period far longer than the test: only the half-close can end the message.
-        let mut r = UnframedReader::new(ours, 64, Duration::from_secs(3600));
+        let mut r = UnframedReader::new(ours, 64).quiet(Duration::from_secs(3600));
         peer.write_all(b"Hola servidor").unwrap();
         peer.shutdown(Shutdown::Write).unwrap();
         assert_eq!(
@@ -293,7 +305,7 @@ mod tests {
     fn free_text_ends_when_peer_goes_quiet() {
         let (ours, mut peer) = pair();
         let idle = ours.read_timeout().unwrap();
-        let mut r = UnframedReader::new(ours, 64, QUIET);
+        let mut r = UnframedReader::new(ours, 64).quiet(QUIET);
         peer.write_all(b"Hola").unwrap();
         assert_eq!(r.recv(free_text).unwrap().as_deref(), Some(&b"Hola"[..]));
         assert_eq!(r.get_ref().read_timeout().unwrap(), idle);
@@ -303,7 +315,7 @@ mod tests {
     #[test]
     fn eof_mid_command_is_unexpected() {
         let (ours, mut peer) = pair();
-        let mut r = UnframedReader::new(ours, 64, QUIET);
+        let mut r = UnframedReader::new(ours, 64).quiet(QUIET);
         peer.write_all(b"TI").unwrap();
         drop(peer);
         let e = r.recv(one_of(&["TIME"])).unwrap_err();
@@ -318,7 +330,7 @@ mod tests {
     #[test]
     fn text_over_limit_is_refused() {
         let (ours, mut peer) = pair();
-        let mut r = UnframedReader::new(ours, 8, QUIET);
+        let mut r = UnframedReader::new(ours, 8).quiet(QUIET);
         peer.write_all(&[b'a'; 100]).unwrap();
         let e = r
             .recv(one_of(&["aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"]))

@@ -50,9 +50,6 @@ const REPLIES: [&str; 2] = ["Hi TCP Client", "Bye Client"];
 /// Longest answer read, in bytes: the handout's `recv(1024)`.
 const MAX_REPLY: usize = 1024;
 
-/// Never used to end a known answer (those end when complete), only required by the reader.
-const QUIET: Duration = Duration::from_millis(300);
-
 /// How long to wait for the answer: the handout's server, busy with another client, would
 /// otherwise leave us waiting forever.
 const REPLY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -86,7 +83,7 @@ fn exchange(host: &str, port: u16, message: &str) -> anyhow::Result<String> {
     // server need not guess it (the bytes are the same; the handout's server ignores it).
     stream.shutdown(Shutdown::Write)?;
     // Python: data = sock.recv(1024).decode()  -- one recv may hold part of the answer.
-    let mut rx = UnframedReader::new(stream, MAX_REPLY, QUIET);
+    let mut rx = UnframedReader::new(stream, MAX_REPLY);
     let reply = rx
         .recv(one_of(&REPLIES))
         .map_err(|e| net::timeout_as_timed_out(e, "waiting for the server's answer"))

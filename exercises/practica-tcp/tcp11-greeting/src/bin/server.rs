@@ -26,7 +26,8 @@
 //!
 //! Caveat: nothing on the wire marks the end of a message. Our client closes its sending side
 //! after the message, so the server answers at once; a client that keeps the connection open
-//! and waits (the handout's kind) is answered after [`QUIET`] without a new byte.
+//! and waits (the handout's kind) is answered after 300 ms without a new byte
+//! ([`sockcore::unframed::DEFAULT_QUIET`]).
 
 use anyhow::Context;
 use clap::Parser;
@@ -64,11 +65,6 @@ const EXIT_REPLY: &str = "Bye Client";
 /// Longest message accepted, in bytes: the handout's `recv(1024)`. Python silently cuts a
 /// longer one there; we refuse it.
 const MAX_MESSAGE: usize = 1024;
-
-/// How long a message from a client that does not close its sending side may pause before
-/// we take it as complete: longer than a delayed ACK (40 ms on Linux, up to 200 ms on
-/// Windows) holding back the rest of a message, short enough not to be felt by a person.
-const QUIET: Duration = Duration::from_millis(300);
 
 /// A client that sends nothing for this long is dropped, so it cannot hold a thread forever.
 const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
@@ -143,7 +139,7 @@ fn greet(stream: TcpStream, lobby: &Arc<Lobby>) -> anyhow::Result<Said> {
     // maybe half a message. Here the message ends where the client closes its sending side
     // (or goes quiet, for clients that do not), and must be UTF-8 (Python's decode() would
     // raise UnicodeDecodeError and stop the whole server).
-    let mut rx = UnframedReader::new(stream.try_clone()?, MAX_MESSAGE, QUIET);
+    let mut rx = UnframedReader::new(stream.try_clone()?, MAX_MESSAGE);
     let bytes = rx
         .recv(unframed::free_text)
         .map_err(|e| net::timeout_as_timed_out(e, "waiting for the client's message"))
