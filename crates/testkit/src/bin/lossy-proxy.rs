@@ -18,7 +18,9 @@ const USAGE: &str = "usage: lossy-proxy --to HOST:PORT [--drop P] [--duplicate P
 [--reorder-ms N] [--jitter-ms N] [--seed N]
 
 Forwards UDP datagrams to HOST:PORT and back, dropping, duplicating and reordering them
-with the given probabilities (0 to 1, default 0). Prints its own address on stderr as
+with the given probabilities (0 to 1, default 0); a reordered datagram is held back
+--reorder-ms (default 5) so that later ones overtake it; --jitter-ms delays every datagram
+by up to that much (default 0). Prints its own address on stderr as
 \"listening on 127.0.0.1:PORT (udp)\", then runs until killed.";
 
 fn main() -> ExitCode {
@@ -33,7 +35,11 @@ fn main() -> ExitCode {
 
 fn run() -> Result<(), String> {
     let mut to: Option<SocketAddr> = None;
-    let mut faults = Faults::NONE;
+    // A reordered datagram is held back 5 ms unless --reorder-ms says otherwise.
+    let mut faults = Faults {
+        reorder_delay: Duration::from_millis(5),
+        ..Faults::NONE
+    };
     let mut seed = 1u64;
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
