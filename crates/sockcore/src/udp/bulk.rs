@@ -197,6 +197,7 @@ pub(crate) struct Sent {
     pub end: Vec<u8>,
     /// The peer's REPLY, if it came before the ACK of the END.
     pub reply: Option<Vec<u8>>,
+    /// What it cost.
     pub stats: TransferStats,
 }
 

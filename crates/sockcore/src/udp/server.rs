@@ -463,9 +463,9 @@ impl Session {
                     return Err(io::Error::new(
                         io::ErrorKind::TimedOut,
                         format!(
-                            "no request from {} for {} s: session closed",
+                            "no request from {} for {:.1} s: session closed",
                             self.peer,
-                            idle.as_secs()
+                            idle.as_secs_f64()
                         ),
                     ))
                 }

@@ -597,6 +597,66 @@ fn concurrent_uploads() {
     assert_eq!(crcs, got);
 }
 
+/// A session whose client says nothing more expires after the idle timeout.
+#[test]
+fn idle_session_expires() {
+    let (tx, rx) = mpsc::channel();
+    let tx = std::sync::Mutex::new(tx);
+    let cfg = Config {
+        idle_timeout: Duration::from_millis(300),
+        ..quick()
+    };
+    let addr = start(cfg, move |mut s| {
+        if s.recv_request().is_ok() && s.reply(b"hi").is_ok() {
+            let _ = tx.lock().unwrap().send(s.recv_request());
+        }
+    });
+    let mut c = Client::new(addr, quick()).unwrap();
+    assert_eq!(c.request(b"hello").unwrap(), b"hi");
+    let err = rx.recv_timeout(WAIT).unwrap().unwrap_err();
+    assert_eq!(err.kind(), io::ErrorKind::TimedOut);
+    assert!(
+        err.to_string().ends_with("for 0.3 s: session closed"),
+        "{err}"
+    );
+}
+
+/// Beyond MAX_SESSIONS sessions at once, a new client is refused with an ABORT that says
+/// why; the others are unaffected.
+#[test]
+fn too_many_sessions_are_refused() {
+    let gate = Arc::new((std::sync::Mutex::new(false), std::sync::Condvar::new()));
+    let g = Arc::clone(&gate);
+    let addr = start(quick(), move |mut s| {
+        if s.recv_request().is_ok() && s.reply(b"in").is_ok() {
+            let (open, cv) = &*g;
+            let guard = open.lock().unwrap();
+            let _ = cv.wait_timeout_while(guard, WAIT, |open| !*open).unwrap();
+        }
+    });
+    let sock = raw();
+    for id in 1..=server::MAX_SESSIONS as u32 {
+        sock.send_to(
+            &wire::encode(&Header::new(Kind::Request, id, 1), b"hi"),
+            addr,
+        )
+        .unwrap();
+        let (h, _) = recv_decoded(&sock);
+        assert_eq!((h.kind, h.session), (Kind::Reply, id));
+    }
+    sock.send_to(
+        &wire::encode(&Header::new(Kind::Request, 9999, 1), b"hi"),
+        addr,
+    )
+    .unwrap();
+    let (h, p) = recv_decoded(&sock);
+    assert_eq!((h.kind, h.session), (Kind::Abort, 9999));
+    assert_eq!(p, b"server busy: 64 sessions already, try later");
+    let (open, cv) = &*gate;
+    *open.lock().unwrap() = true;
+    cv.notify_all();
+}
+
 /// Settings out of range are refused before any socket is used.
 #[test]
 fn config_out_of_range_is_refused() {
