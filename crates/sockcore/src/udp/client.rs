@@ -176,6 +176,11 @@ impl Client {
     /// - [`io::ErrorKind::TimedOut`]: nothing from the server for `peer_timeout`;
     /// - [`io::ErrorKind::ConnectionAborted`]: the server aborted;
     /// - any error writing `dst`.
+    ///
+    /// Caveat: our last ACK may be lost, and the server then repeats its END; this client
+    /// answers such repeats during its next call. End a session with a request after a
+    /// download, or the server may time out waiting for an ACK it will never get (the data
+    /// arrived all the same).
     pub fn recv_bulk<W: Write + ?Sized>(
         &mut self,
         dst: &mut W,

@@ -96,8 +96,9 @@
 //!
 //! The client gives up when it has sent [`MAX_TRIES`] copies without hearing anything *and*
 //! the server has been silent for [`Config::peer_timeout`] (default [`PEER_TIMEOUT`], 10 s):
-//! [`std::io::ErrorKind::TimedOut`], "no answer from 127.0.0.1:5002 after 6 tries over
-//! 10.5 s: is the server running?".
+//! with no server at all that is after 0.3 + 0.6 + 1.2 + 2.4 + 3 + 3 = 10.5 s (a little more
+//! in practice, timers being late), and the error is [`std::io::ErrorKind::TimedOut`], "no
+//! answer from 127.0.0.1:5002 after 6 tries over 10.9 s: is the server running?".
 //!
 //! # Bulk transfer: window, acknowledgements, end, verification
 //!
@@ -140,6 +141,46 @@
 //!   T s: is the server running?"); a receiver that hears nothing for as long fails with
 //!   `TimedOut` ("no data from ..."). An ABORT from the peer fails the call at once with
 //!   `ConnectionAborted` and the peer's reason.
+//!
+//! # The server: one socket, many sessions
+//!
+//! [`serve`] reads the one socket in a loop (the demultiplexer) and sorts each datagram by
+//! (sender address, session id) into that session's queue; a REQUEST with exchange 1 from an
+//! unknown pair starts a new session and a thread running the exercise's handler with a
+//! [`Session`], whose blocking methods read like the TCP dialogue (`recv_request`, `reply`,
+//! `recv_bulk`, `send_bulk`). Repeats are answered from the cache by the demultiplexer
+//! itself. Bounds keep a misbehaving client from hurting the others: at most
+//! [`server::MAX_SESSIONS`] sessions, [`server::QUEUE_LIMIT`] bytes queued per session, an
+//! idle session closed after [`Config::idle_timeout`], bad datagrams logged (`server: ...`,
+//! a few lines per second at most) and dropped, never answered with more than one small
+//! ABORT.
+//!
+//! ```no_run
+//! use sockcore::udp::{serve, Client, Config};
+//! // Server: answer every request in capitals until "exit".
+//! let socket = sockcore::net::bind_udp("127.0.0.1", 5004)?;
+//! std::thread::spawn(move || {
+//!     serve(socket, Config::default(), |mut session| {
+//!         while let Ok(req) = session.recv_request() {
+//!             let done = req == b"exit";
+//!             if session.reply(&req.to_ascii_uppercase()).is_err() || done {
+//!                 break;
+//!             }
+//!         }
+//!     })
+//! });
+//! // Client: requests, then an upload answered like a request.
+//! let mut c = Client::connect("127.0.0.1", 5004, Config::default())?;
+//! assert_eq!(c.request(b"hola")?, b"HOLA");
+//! # Ok::<(), std::io::Error>(())
+//! ```
+//!
+//! # Limits
+//!
+//! Only the client starts exchanges: a server speaks only in replies (and in downloads the
+//! client asked for). A message is at most [`wire::MAX_MESSAGE_LEN`] bytes; anything longer
+//! (a directory listing, a file) goes as a bulk transfer after a reply announcing it. Kinds
+//! 7 and up are free for a symmetric message channel (a chat where either side speaks first).
 //!
 //! # Python to Rust
 //!
