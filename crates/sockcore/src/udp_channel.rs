@@ -298,6 +298,16 @@ pub struct Stats {
     pub heartbeats: u64,
 }
 
+impl fmt::Display for Stats {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} messages sent, {} sent again, {} delivered, {} duplicates dropped, {} heartbeats",
+            self.sent, self.retransmitted, self.delivered, self.duplicates, self.heartbeats
+        )
+    }
+}
+
 #[derive(Debug, Default)]
 struct Counters {
     sent: AtomicU64,
