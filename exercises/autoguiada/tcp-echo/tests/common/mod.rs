@@ -1,0 +1,65 @@
+//! Shared by the tcp-echo tests: comparing outputs and starting the handout's Python programs.
+
+// Each test file uses a different subset of these helpers.
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use testkit::Proc;
+
+/// `text` with every `127.0.0.1:<port>` written `127.0.0.1:PORT`, to compare two runs.
+pub fn without_ports(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    let prefix = "127.0.0.1:";
+    while let Some(i) = rest.find(prefix) {
+        out.push_str(&rest[..i + prefix.len()]);
+        rest = &rest[i + prefix.len()..];
+        let digits = rest.len() - rest.trim_start_matches(|c: char| c.is_ascii_digit()).len();
+        if digits > 0 {
+            out.push_str("PORT");
+            rest = &rest[digits..];
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// A Python 3 interpreter: `python3`, or `python` where that is Python 3 (Windows).
+///
+/// # Panics
+/// When neither runs: the interoperability tests need Python, which CI provides.
+pub fn python() -> PathBuf {
+    for name in ["python3", "python"] {
+        let ok = assert_cmd::Command::new(name)
+            .args(["-c", "import sys; sys.exit(sys.version_info[0] != 3)"])
+            .timeout(testkit::WAIT)
+            .ok()
+            .is_ok();
+        if ok {
+            return PathBuf::from(name);
+        }
+    }
+    panic!("no Python 3 interpreter (python3 or python) on PATH: these tests need one");
+}
+
+/// The path of one of the handout's Python programs in tests/python/.
+pub fn python_program(name: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests")
+        .join("python")
+        .join(name)
+        .to_str()
+        .expect("UTF-8 path")
+        .to_string()
+}
+
+/// Starts the handout's Python TCP server on 127.0.0.1 port 0 and returns it with its
+/// address (from the readiness line added to the handout's program).
+pub fn start_python_server(cwd: &Path) -> (Proc, SocketAddr) {
+    let script = python_program("tcp_echo_server.py");
+    let proc = Proc::spawn(&python(), &["-u", &script, "127.0.0.1", "0"], cwd);
+    let line = proc.wait_stderr("listening on ");
+    let addr = testkit::parse_readiness(&line).expect("the readiness line");
+    (proc, addr)
+}
