@@ -179,8 +179,9 @@
 //!
 //! Only the client starts exchanges: a server speaks only in replies (and in downloads the
 //! client asked for). A message is at most [`wire::MAX_MESSAGE_LEN`] bytes; anything longer
-//! (a directory listing, a file) goes as a bulk transfer after a reply announcing it. Kinds
-//! 7 and up are free for a symmetric message channel (a chat where either side speaks first).
+//! (a directory listing, a file) goes as a bulk transfer after a reply announcing it. For a
+//! chat, where either side may speak first, [`crate::udp_channel`] carries messages both
+//! ways with this same header ([`wire`]) and round-trip estimator ([`rtt`]).
 //!
 //! # Python to Rust
 //!
