@@ -97,8 +97,9 @@ fn run(args: Args) -> anyhow::Result<()> {
     // Python: data = s.recv(LONG_MENSAJE)  -- one recv returns what has arrived so far,
     // maybe only part of the echo; read until the server closes.
     let data = recv_all(&mut s, msg.len())?;
-    drop(s); // Python: s.close()
-             // Python: print ('Recibido: ', data.decode())  -- print's separator adds a second space.
+    // Python: s.close()
+    drop(s);
+    // Python: print ('Recibido: ', data.decode())  -- print's separator adds a second space.
     println!("Recibido:  {}", String::from_utf8_lossy(&data));
     if data != msg.as_bytes() {
         eprintln!(

@@ -106,6 +106,7 @@ fn run(args: Args) -> anyhow::Result<()> {
 /// The handout's socket setup, call by call, through socket2: std's `TcpListener::bind`
 /// offers neither the backlog (2.5.1) nor a choice about SO_REUSEADDR.
 fn listen(host: &str, port: u16, backlog: i32) -> anyhow::Result<TcpListener> {
+    // The first address: `resolve` fails rather than return none.
     let addr = net::resolve(host, port)?[0];
     // Python: s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     let s = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))

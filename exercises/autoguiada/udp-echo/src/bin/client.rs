@@ -85,6 +85,7 @@ fn main() -> ExitCode {
 }
 
 fn run(args: Args) -> anyhow::Result<()> {
+    // The first address: `resolve` fails rather than return none.
     let server = net::resolve(&args.host, args.port)?[0];
     // Python: s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     let s = net::bind_udp_client(server).context("creating the UDP socket")?;
@@ -106,8 +107,9 @@ fn run(args: Args) -> anyhow::Result<()> {
     };
     // Python: s.sendto(mensaje.encode(), (HOST, PORT)); data = s.recvfrom(LONG_MENSAJE)
     let data = request(&s, server, mensaje.as_bytes(), args.buffer, wait)?;
-    drop(s); // Python: s.close()
-             // Python: print ('-->', data[0].decode())
+    // Python: s.close()
+    drop(s);
+    // Python: print ('-->', data[0].decode())
     println!("--> {}", String::from_utf8_lossy(&data.data));
     check_reply(&data, args.buffer)?;
     if args.shutdown || args.exec.is_some() {
