@@ -36,14 +36,29 @@ pub struct Client {
 }
 
 impl Client {
-    /// A client of the server at `host:port` (the first address `host` resolves to), on a
-    /// fresh socket bound to an OS-chosen port.
+    /// A client of the server at `host:port`, on a fresh socket bound to an OS-chosen port.
+    ///
+    /// A name with several addresses (`localhost` is often `::1` and `127.0.0.1`) is taken
+    /// by its first IPv4 address, as Python's `sendto((host, port))` does: unlike TCP's
+    /// `connect`, nothing tells a UDP client that an address has no server, so trying them in
+    /// turn would cost a timeout each.
     ///
     /// # Errors
     /// `InvalidInput` when the host cannot be resolved or `config` is out of range; the OS
     /// error of binding the socket.
     pub fn connect(host: &str, port: u16, config: Config) -> io::Result<Client> {
-        let addr = net::resolve(host, port)?[0];
+        let addrs = net::resolve(host, port)?;
+        let addr = addrs
+            .iter()
+            .find(|a| a.is_ipv4())
+            .or(addrs.first())
+            .copied()
+            .ok_or_else(|| {
+                io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    format!("host {host:?} has no address"),
+                )
+            })?;
         Client::new(addr, config)
     }
 
