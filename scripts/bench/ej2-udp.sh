@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Ej. 2 over UDP: our upload against atftp (RFC 7440 windowed TFTP), and under loss (release).
+# Ej. 2 over UDP: our upload against atftp (RFC 7440 windowed TFTP), and under loss (release)
 #
-#   scripts/bench-ej2-udp.sh [--size-mib N] [--runs N] [--stall-secs N]
+#   scripts/bench.sh ej2-udp [--size-mib N] [--runs N] [--stall-secs N]
 #                            defaults: 256 MiB, 3 runs (median), a transfer stalls after 20 s
 #
 # Prints markdown tables on stdout (progress on stderr). Every figure is measured in this
@@ -16,7 +16,7 @@
 #      through the same proxy (the proxy itself, one thread each way, is the clean ceiling).
 # Bounded: every transfer runs under `timeout`; the whole script takes a few minutes.
 set -euo pipefail
-ROOT=$(cd "$(dirname "$0")/.." && pwd)
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$ROOT"
 size_mib=256; runs=3; stall=20
 while [ $# -gt 0 ]; do
