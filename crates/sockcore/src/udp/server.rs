@@ -93,6 +93,8 @@ struct Entry {
     state: Arc<SessionState>,
     inbox: mpsc::Sender<Incoming>,
     last_abort: Option<Instant>,
+    /// When a cached answer was last replayed for a stray DATA chunk (rate limit).
+    last_replay: Option<Instant>,
 }
 
 /// Serves sessions on `socket` forever: each new client (a REQUEST with exchange 1 from an
@@ -187,11 +189,23 @@ impl Demux {
         };
         {
             let st = entry.state.lock();
-            if matches!(header.kind, Kind::Request | Kind::End) {
+            if matches!(header.kind, Kind::Request | Kind::End | Kind::Data) {
                 // At-most-once: a repeat of the last exchange gets the same answer, from
-                // here, without involving the handler.
+                // here, without involving the handler. A DATA chunk of an upload that is
+                // already complete means the sender missed our ACKs (lost on the way): the
+                // cached final ACK or REPLY tells it the transfer is done. A window of such
+                // retransmissions gets one answer per ABORT_INTERVAL, not one each.
                 for cached in [&st.answered, &st.in_progress].into_iter().flatten() {
                     if cached.0 == header.exchange {
+                        if header.kind == Kind::Data {
+                            if entry
+                                .last_replay
+                                .is_some_and(|t| t.elapsed() < ABORT_INTERVAL)
+                            {
+                                return;
+                            }
+                            entry.last_replay = Some(Instant::now());
+                        }
                         let _ = self.socket.send_to(&cached.1, from);
                         return;
                     }
@@ -288,6 +302,7 @@ impl Demux {
                 state,
                 inbox: tx,
                 last_abort: None,
+                last_replay: None,
             },
         );
         let handler = Arc::clone(&self.handler);

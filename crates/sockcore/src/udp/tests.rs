@@ -700,3 +700,51 @@ fn buffer_cost_matches_measurements() {
     assert!(buffer_cost(60_024) >= 61_231);
     let _ = std::io::sink().flush();
 }
+
+/// A DATA chunk retransmitted after the server has received, stored and answered the whole
+/// upload (the sender missed the ACKs) gets the cached REPLY, not an ABORT: found on a real
+/// lossy link (scripts/lossy-link.sh), where the client then failed a complete upload.
+#[test]
+fn late_data_after_answered_upload_gets_the_reply() {
+    let (tx, rx) = mpsc::channel();
+    let addr = upload_server(quick(), tx);
+    let sock = raw_session_in_bulk(addr, 77);
+    let chunk = wire::encode(
+        &Header {
+            seq: 0,
+            ..Header::new(Kind::Data, 77, 2)
+        },
+        b"abc",
+    );
+    let end = wire::encode(
+        &Header {
+            seq: 1,
+            ..Header::new(Kind::End, 77, 2)
+        },
+        &wire::end_payload(3, crc32fast::hash(b"abc")),
+    );
+    sock.send_to(&chunk, addr).unwrap();
+    sock.send_to(&end, addr).unwrap();
+    // The handler has the data once it reports it; then wait for its REPLY.
+    assert_eq!(rx.recv_timeout(WAIT).unwrap().unwrap(), b"abc");
+    let deadline = Instant::now() + WAIT;
+    loop {
+        assert!(Instant::now() < deadline, "no REPLY for the upload");
+        let (h, p) = recv_decoded(&sock);
+        if h.kind == Kind::Reply {
+            assert_eq!(p, format!("3 {:08x}", crc32fast::hash(b"abc")).as_bytes());
+            break;
+        }
+        assert_eq!(h.kind, Kind::Ack, "unexpected {h:?}");
+    }
+    // The handler has returned (the session is finished); a late copy of chunk 0 arrives.
+    sock.send_to(&chunk, addr).unwrap();
+    let (h, p) = recv_decoded(&sock);
+    assert_eq!(
+        (h.kind, h.exchange),
+        (Kind::Reply, 2),
+        "got {h:?} {:?}",
+        String::from_utf8_lossy(&p)
+    );
+    assert_eq!(p, format!("3 {:08x}", crc32fast::hash(b"abc")).as_bytes());
+}
