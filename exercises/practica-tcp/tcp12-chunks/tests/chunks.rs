@@ -25,6 +25,15 @@ fn start_server() -> Server {
     Server::start(&bin!("server"), &[], &python_dir())
 }
 
+/// Stops `server` and waits until everything it printed has been read. The server prints all
+/// of a client's lines before answering it, so once a client has its answer, stopping the
+/// server loses nothing.
+fn stop(mut server: Server) -> Server {
+    server.kill();
+    server.wait_exit();
+    server
+}
+
 fn client(port: u16, args: &[&str]) -> assert_cmd::assert::Assert {
     testkit::client(&bin!("client"), &python_dir())
         .args(["--port", &port.to_string()])
@@ -74,6 +83,7 @@ fn handout_message_prints_the_handouts_transcript() {
     let server = start_server();
     let a = client(server.addr().port(), &[HANDOUT_MESSAGE]).success();
     assert_eq!(stdout_of(&a), ANSWER_LINES);
+    let server = stop(server);
     assert_eq!(
         transcript(&server),
         "Waiting for clients...\n\
@@ -89,12 +99,13 @@ fn handout_message_prints_the_handouts_transcript() {
 /// bytes, and each is answered; the handout's rule would hang on 20 and 40.
 #[test]
 fn every_message_size_arrives_whole_and_is_answered() {
-    let server = start_server();
-    for (n, len) in [0usize, 19, 20, 21, 40, 10_000].into_iter().enumerate() {
+    for len in [0usize, 19, 20, 21, 40, 10_000] {
+        let server = start_server();
         let message: String = (0..len).map(|i| (b'a' + (i % 26) as u8) as char).collect();
         let a = client(server.addr().port(), &[&message]).success();
         assert_eq!(stdout_of(&a), ANSWER_LINES, "len {len}");
-        let chunks = chunks_of_connection(&server, n + 1);
+        let server = stop(server);
+        let chunks = chunks_of_connection(&server, 1);
         assert_eq!(chunks.concat(), message, "len {len}");
         assert!(
             chunks.iter().all(|c| c.len() <= 20),
@@ -128,6 +139,7 @@ fn character_split_by_a_chunk_boundary_prints_whole() {
     let server = start_server();
     let message = format!("{}ñandú", "a".repeat(19)); // "ñ" is bytes 20 and 21
     client(server.addr().port(), &[&message]).success();
+    let server = stop(server);
     assert_eq!(
         chunks_of_connection(&server, 1),
         ["a".repeat(19), "ñandú".to_string()]
