@@ -7,7 +7,7 @@
 #
 # Loss: `tc qdisc ... netem loss PCT% delay 20ms reorder 25%` where the kernel has sch_netem;
 # otherwise an nftables rule in each namespace (`numgen random mod 100 < PCT drop`) on the
-# packets leaving through the veth. Checks, each with a timeout:
+# packets arriving through the veth. Checks, each with a timeout:
 #   - a random file uploaded with ej2-upload-tcp arrives byte-identical;
 #   - the same with ej2-upload-udp;
 #   - further checks for other exercises (ej6-shell-udp commands run exactly once, an
@@ -81,8 +81,10 @@ else
     for pair in "$NS_C:veth-c$$" "$NS_S:veth-s$$"; do
         ns=${pair%%:*}; dev=${pair#*:}
         ip netns exec "$ns" nft add table inet lossy
-        ip netns exec "$ns" nft add chain inet lossy out '{ type filter hook output priority 0; policy accept; }'
-        ip netns exec "$ns" nft add rule inet lossy out oifname "$dev" numgen random mod 100 '<' "$loss" counter drop
+        # Dropped on arrival (input hook), so the sender is not told: a drop on the output
+        # hook makes the sender's sendto() fail with EPERM, which no real network does.
+        ip netns exec "$ns" nft add chain inet lossy in '{ type filter hook input priority 0; policy accept; }'
+        ip netns exec "$ns" nft add rule inet lossy in iifname "$dev" numgen random mod 100 '<' "$loss" counter drop
     done
     mechanism="nftables numgen random mod 100 < $loss drop, each way (this kernel has no sch_netem)"
 fi
@@ -92,7 +94,7 @@ echo "link: $NS_C ($ADDR_C) <-> $NS_S ($ADDR_S); loss: $mechanism"
 dropped() {
     local total=0 n ns
     for ns in "$NS_C" "$NS_S"; do
-        n=$(ip netns exec "$ns" nft list chain inet lossy out 2>/dev/null | sed -n 's/.*counter packets \([0-9]*\).*/\1/p' | head -n 1)
+        n=$(ip netns exec "$ns" nft list chain inet lossy in 2>/dev/null | sed -n 's/.*counter packets \([0-9]*\).*/\1/p' | head -n 1)
         [ -n "$n" ] || { echo "?"; return; }
         total=$((total + n))
     done
