@@ -211,7 +211,9 @@ fn no_server_refused_with_hint_and_file_kept() {
 fn raw_send_request(s: &Setup, name: &str) -> String {
     let mut c = s.raw();
     send_text(&mut c, &format!("SEND {name}")).expect("sending the request");
-    let reply = recv_text(&mut c, MAX_FRAME_LEN).expect("reading the reply").expect("a reply");
+    let reply = recv_text(&mut c, MAX_FRAME_LEN)
+        .expect("reading the reply")
+        .expect("a reply");
     // The server closes after an error.
     if reply.starts_with("ERROR ") {
         let after = recv_text(&mut c, MAX_FRAME_LEN).expect("reading after the error");
