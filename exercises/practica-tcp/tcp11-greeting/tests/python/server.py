@@ -1,8 +1,8 @@
 # PRÁCTICA TCP 1.1, the server, transcribed from the handout (002_e7c0548db0e94e0c.txt).
 # Changes, each marked "# added": the address comes from argv (host port; port 0 lets the OS
-# choose) instead of ("127.0.0.1",6780), and the bound address is printed on stderr, as our
-# servers do, so that tests can start it on port 0. Run it with python3 -u (unbuffered), or
-# its transcript arrives only when it exits.
+# choose) instead of ("127.0.0.1",6780), and once listening, the bound address is printed on
+# stderr as our servers do, so that tests can start it on port 0. Run it with python3 -u
+# (unbuffered), or its transcript arrives only when it exits.
 import socket
 import sys
 
@@ -13,11 +13,11 @@ sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
 
 # Asociación al socket creado anteriormente una dirección y puerto
 sock.bind((sys.argv[1], int(sys.argv[2])))  # added: was sock.bind(("127.0.0.1",6780))
-print("listening on %s:%d (tcp)" % sock.getsockname(), file=sys.stderr)  # added
 
 # El servidor queda a la escucha de conexiones. El argumento pasado se
 # denomina "backlog" y es el máximo número de conexiones en cola permitidas
 sock.listen(1)
+print("listening on %s:%d (tcp)" % sock.getsockname(), file=sys.stderr)  # added
 
 while True:
     print("Waiting for clients...")

@@ -1,7 +1,8 @@
 # PRÁCTICA TCP 1.2, the server, transcribed from the handout (002_e7c0548db0e94e0c.txt).
 # Changes, each marked "# added": the address comes from argv (host port; port 0 lets the OS
-# choose) instead of ("127.0.0.1",6780), and the bound address is printed on stderr, as our
-# servers do, so that it can be started on port 0. Run it with python3 -u (unbuffered).
+# choose) instead of ("127.0.0.1",6780), and once listening, the bound address is printed on
+# stderr as our servers do, so that it can be started on port 0. Run it with python3 -u
+# (unbuffered), or its transcript arrives only when it exits.
 import socket
 import sys
 
@@ -17,8 +18,8 @@ flag = 0
 msg = "Hello Client, this is a long message that you will received in chunks of 20 bytes"
 sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
 sock.bind((sys.argv[1], int(sys.argv[2])))  # added: was sock.bind(("127.0.0.1",6780))
-print("listening on %s:%d (tcp)" % sock.getsockname(), file=sys.stderr)  # added
 sock.listen(1)
+print("listening on %s:%d (tcp)" % sock.getsockname(), file=sys.stderr)  # added
 
 while True:
     print("Waiting for clients...")
