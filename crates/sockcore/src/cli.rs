@@ -53,3 +53,18 @@ pub fn input(prompt: &str) -> std::io::Result<String> {
     }
     Ok(line)
 }
+
+/// Asks `question` (via [`input`]) until the answer is yes (`s`, `si`, `sí`, `y`, `yes`) or no
+/// (`n`, `no`), in any case; anything else prints `Responda s o n` and asks again.
+///
+/// # Errors
+/// As [`input`]: stdin closed before an answer, or a read error.
+pub fn ask_yes_no(question: &str) -> std::io::Result<bool> {
+    loop {
+        match input(question)?.trim().to_lowercase().as_str() {
+            "s" | "si" | "sí" | "y" | "yes" => return Ok(true),
+            "n" | "no" => return Ok(false),
+            _ => println!("Responda s o n"),
+        }
+    }
+}

@@ -374,6 +374,128 @@ pub fn client(bin: &Path, cwd: &Path) -> assert_cmd::Command {
     cmd
 }
 
+/// The text a finished `assert_cmd` run printed on stdout (lossy UTF-8).
+pub fn stdout(a: &assert_cmd::assert::Assert) -> String {
+    String::from_utf8_lossy(&a.get_output().stdout).into_owned()
+}
+
+/// The text a finished `assert_cmd` run printed on stderr (lossy UTF-8).
+pub fn stderr(a: &assert_cmd::assert::Assert) -> String {
+    String::from_utf8_lossy(&a.get_output().stderr).into_owned()
+}
+
+/// An exercise's server running in its own temporary directory, and a second temporary
+/// directory for its client: the two terminals of a handout, as a test fixture.
+///
+/// Build it with [`pair!`], which takes this package's own `server` and `client`.
+#[derive(Debug)]
+pub struct Pair {
+    /// The running server (killed when the pair is dropped).
+    pub server: Server,
+    /// The server's working directory.
+    pub srv_dir: TempDir,
+    /// The client's working directory.
+    pub cli_dir: TempDir,
+    /// The client executable.
+    pub client_bin: PathBuf,
+}
+
+impl Pair {
+    /// Starts `server_bin` with `server_args` in a new temporary directory.
+    ///
+    /// # Panics
+    /// When a directory cannot be created or the server does not become ready.
+    pub fn start(server_bin: &Path, client_bin: PathBuf, server_args: &[&str]) -> Pair {
+        let srv_dir = tempdir().expect("creating the server's temp dir");
+        let cli_dir = tempdir().expect("creating the client's temp dir");
+        let server = Server::start(server_bin, server_args, srv_dir.path());
+        Pair {
+            server,
+            srv_dir,
+            cli_dir,
+            client_bin,
+        }
+    }
+
+    /// Runs the client once in its directory with `--port <server's port>`, `args` and
+    /// `stdin`; returns the finished run to assert on.
+    pub fn client(&self, args: &[&str], stdin: &str) -> assert_cmd::assert::Assert {
+        client(&self.client_bin, self.cli_dir.path())
+            .args(["--port", &self.server.port()])
+            .args(args)
+            .write_stdin(stdin)
+            .assert()
+    }
+
+    /// Starts the client in its directory with `--port <server's port>` and `args`, for an
+    /// interactive test (stdin written as it goes).
+    pub fn spawn_client(&self, args: &[&str]) -> Proc {
+        let port = self.server.port();
+        let mut all = vec!["--port", port.as_str()];
+        all.extend_from_slice(args);
+        Proc::spawn(&self.client_bin, &all, self.cli_dir.path())
+    }
+
+    /// A path in the client's directory.
+    pub fn cli(&self, name: &str) -> PathBuf {
+        self.cli_dir.path().join(name)
+    }
+
+    /// A path in the server's directory.
+    pub fn srv(&self, name: &str) -> PathBuf {
+        self.srv_dir.path().join(name)
+    }
+
+    /// A raw TCP connection to the server, with a [`WAIT`] read timeout.
+    ///
+    /// # Panics
+    /// When the connection fails.
+    pub fn raw_tcp(&self) -> std::net::TcpStream {
+        let s = std::net::TcpStream::connect(self.server.addr()).expect("connecting to the server");
+        s.set_read_timeout(Some(WAIT))
+            .expect("setting a read timeout");
+        s
+    }
+
+    /// Replaces the server's address in `text` with `SERVER`, so transcripts compare exactly.
+    pub fn norm(&self, text: &str) -> String {
+        text.replace(&self.server.addr().to_string(), "SERVER")
+    }
+}
+
+/// A [`Pair`] of this package's own `server` (started with the given arguments) and `client`:
+/// `let p = testkit::pair!(&["--dir", "."]);`
+#[macro_export]
+macro_rules! pair {
+    ($args:expr) => {
+        $crate::Pair::start(&$crate::bin!("server"), $crate::bin!("client"), $args)
+    };
+}
+
+/// The Python 3 interpreter for interoperability tests: `python3`, else `python` (Windows).
+///
+/// # Panics
+/// When neither runs, saying so.
+pub fn python() -> PathBuf {
+    for name in ["python3", "python"] {
+        let ok = Command::new(name)
+            .args([
+                "-c",
+                "import sys; sys.exit(0 if sys.version_info[0] == 3 else 1)",
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        if ok {
+            return PathBuf::from(name);
+        }
+    }
+    panic!(
+        "no Python 3 interpreter (python3 or python) on PATH: the interoperability tests need one"
+    );
+}
+
 /// Writes `len` pseudo-random bytes (from `seed`) to `path`, streaming, and returns the path.
 ///
 /// # Panics

@@ -6,67 +6,10 @@ use sockcore::frame::{recv_text, send_text, MAX_FRAME_LEN};
 use std::fs;
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::path::PathBuf;
-use testkit::{bin, dir_names, random_file, Server, TempDir};
+use testkit::{bin, dir_names, random_file, stderr as stderr_of, stdout as stdout_of, Pair};
 
-/// A server in its own temporary directory and a client directory beside it.
-struct Setup {
-    server: Server,
-    srv_dir: TempDir,
-    cli_dir: TempDir,
-    client: PathBuf,
-}
-
-fn setup() -> Setup {
-    let srv_dir = testkit::tempdir().expect("server temp dir");
-    let cli_dir = testkit::tempdir().expect("client temp dir");
-    let server = Server::start(&bin!("server"), &["--dir", "."], srv_dir.path());
-    Setup {
-        server,
-        srv_dir,
-        cli_dir,
-        client: bin!("client"),
-    }
-}
-
-impl Setup {
-    /// Runs the client in the client directory with `args` and `stdin`.
-    fn client(&self, args: &[&str], stdin: &str) -> assert_cmd::assert::Assert {
-        let mut cmd = testkit::client(&self.client, self.cli_dir.path());
-        cmd.args(["--port", &self.server.port()])
-            .args(args)
-            .write_stdin(stdin);
-        cmd.assert()
-    }
-
-    fn cli(&self, name: &str) -> PathBuf {
-        self.cli_dir.path().join(name)
-    }
-
-    fn srv(&self, name: &str) -> PathBuf {
-        self.srv_dir.path().join(name)
-    }
-
-    /// A raw TCP connection to the server, with read timeouts.
-    fn raw(&self) -> TcpStream {
-        let s = TcpStream::connect(self.server.addr()).expect("connecting");
-        s.set_read_timeout(Some(testkit::WAIT))
-            .expect("read timeout");
-        s
-    }
-}
-
-fn stdout_of(a: &assert_cmd::assert::Assert) -> String {
-    String::from_utf8_lossy(&a.get_output().stdout).into_owned()
-}
-
-fn stderr_of(a: &assert_cmd::assert::Assert) -> String {
-    String::from_utf8_lossy(&a.get_output().stderr).into_owned()
-}
-
-/// Replaces the server's address with SERVER so transcripts can be compared exactly.
-fn norm(text: &str, s: &Setup) -> String {
-    text.replace(&s.server.addr().to_string(), "SERVER")
+fn setup() -> Pair {
+    testkit::pair!(&["--dir", "."])
 }
 
 /// A new file lands byte-identical, and only then is the client's copy deleted.
@@ -76,7 +19,7 @@ fn upload_new_file_lands_and_local_copy_is_deleted() {
     fs::write(s.cli("Hello.txt"), "Hello World!").unwrap();
     let a = s.client(&["Hello.txt"], "").success();
     assert_eq!(
-        norm(&stdout_of(&a), &s),
+        s.norm(&stdout_of(&a)),
         "Conectado a SERVER\n\
          Solicitando enviar Hello.txt (12 bytes)\n\
          El servidor acepta el fichero\n\
@@ -101,7 +44,7 @@ fn existing_file_answer_no_keeps_both() {
     fs::write(s.cli("doc.pdf"), "new").unwrap();
     let a = s.client(&["doc.pdf"], "n\n").success();
     assert_eq!(
-        norm(&stdout_of(&a), &s),
+        s.norm(&stdout_of(&a)),
         "Conectado a SERVER\n\
          Solicitando enviar doc.pdf (3 bytes)\n\
          El fichero doc.pdf ya existe en el servidor\n\
@@ -208,8 +151,8 @@ fn no_server_refused_with_hint_and_file_kept() {
 }
 
 /// Asks the server to take `name` over a raw connection; returns its one reply.
-fn raw_send_request(s: &Setup, name: &str) -> String {
-    let mut c = s.raw();
+fn raw_send_request(s: &Pair, name: &str) -> String {
+    let mut c = s.raw_tcp();
     send_text(&mut c, &format!("SEND {name}")).expect("sending the request");
     let reply = recv_text(&mut c, MAX_FRAME_LEN)
         .expect("reading the reply")
@@ -296,7 +239,7 @@ fn client_vanishing_mid_file_leaves_nothing() {
     let s = setup();
     fs::write(s.srv("keep.bin"), "original").unwrap();
     for (name, exists) in [("new.bin", false), ("keep.bin", true)] {
-        let mut c = s.raw();
+        let mut c = s.raw_tcp();
         send_text(&mut c, &format!("SEND {name}")).unwrap();
         if exists {
             assert_eq!(
@@ -323,7 +266,7 @@ fn client_vanishing_mid_file_leaves_nothing() {
 #[test]
 fn corrupted_body_is_discarded_with_error_reply() {
     let s = setup();
-    let mut c = s.raw();
+    let mut c = s.raw_tcp();
     send_text(&mut c, "SEND c.bin").unwrap();
     assert_eq!(
         recv_text(&mut c, MAX_FRAME_LEN).unwrap().as_deref(),
@@ -344,7 +287,7 @@ fn corrupted_body_is_discarded_with_error_reply() {
 #[test]
 fn oversized_frame_length_gets_error_reply() {
     let s = setup();
-    let mut c = s.raw();
+    let mut c = s.raw_tcp();
     c.write_all(&[0xff, 0xff, 0xff, 0xf0]).unwrap();
     let reply = recv_text(&mut c, MAX_FRAME_LEN).unwrap().expect("a reply");
     assert_eq!(reply, "ERROR frame length 4294967280 exceeds limit 65536");
@@ -356,7 +299,7 @@ fn garbage_never_stops_the_server() {
     let s = setup();
     let mut junk = vec![0u8; 4096];
     for seed in 0..20u64 {
-        let mut c = s.raw();
+        let mut c = s.raw_tcp();
         for (i, b) in junk.iter_mut().enumerate() {
             *b = (seed as usize * 31 + i * 7 + (i >> 3)) as u8;
         }
@@ -382,8 +325,8 @@ fn two_clients_at_once() {
     let a = fs::read(random_file(&s.cli("a.bin"), 3 << 20, 1)).unwrap();
     let b = fs::read(random_file(&s.cli("b.bin"), 3 << 20, 2)).unwrap();
     let port = s.server.port();
-    let mut ca = testkit::Proc::spawn(&s.client, &["--port", &port, "a.bin"], s.cli_dir.path());
-    let mut cb = testkit::Proc::spawn(&s.client, &["--port", &port, "b.bin"], s.cli_dir.path());
+    let mut ca = testkit::Proc::spawn(&s.client_bin, &["--port", &port, "a.bin"], s.cli_dir.path());
+    let mut cb = testkit::Proc::spawn(&s.client_bin, &["--port", &port, "b.bin"], s.cli_dir.path());
     assert!(ca.wait_exit().success(), "{}", ca.stderr());
     assert!(cb.wait_exit().success(), "{}", cb.stderr());
     assert!(fs::read(s.srv("a.bin")).unwrap() == a);
