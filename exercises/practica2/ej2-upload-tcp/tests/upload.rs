@@ -5,7 +5,7 @@
 use sockcore::frame::{recv_text, send_text, MAX_FRAME_LEN};
 use std::fs;
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpListener;
 use testkit::{bin, dir_names, random_file, stderr as stderr_of, stdout as stdout_of, Pair};
 
 fn setup() -> Pair {
