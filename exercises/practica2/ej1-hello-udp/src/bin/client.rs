@@ -17,7 +17,8 @@
 //! Caveat: UDP cannot tell "no server" from "datagram lost". Without a server you see one
 //! line per attempt on stderr and, after about `MAX_ATTEMPTS` seconds, `error: no answer`.
 //! On a connected UDP socket the OS may pass on the ICMP "port unreachable" that came back
-//! (Linux, macOS, Windows do on loopback); the client then says the datagram was refused, but
+//! (Linux does, as `ECONNREFUSED`; Windows reports it as `WSAECONNRESET`); the client then
+//! says the datagram was refused, but
 //! it still waits out its attempts, since a server may start meanwhile.
 
 use anyhow::{bail, Context};
