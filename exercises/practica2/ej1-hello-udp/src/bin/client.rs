@@ -18,8 +18,8 @@
 //! line per attempt on stderr and, after about `MAX_ATTEMPTS` seconds, `error: no answer`.
 //! On a connected UDP socket the OS may pass on the ICMP "port unreachable" that came back
 //! (Linux does, as `ECONNREFUSED`; Windows reports it as `WSAECONNRESET`); the client then
-//! says the datagram was refused, but
-//! it still waits out its attempts, since a server may start meanwhile.
+//! says the datagram was refused, but still waits out its attempts, since a server may start
+//! meanwhile.
 
 use anyhow::{bail, Context};
 use clap::Parser;
