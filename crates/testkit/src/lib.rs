@@ -478,15 +478,11 @@ macro_rules! pair {
 /// When neither runs, saying so.
 pub fn python() -> PathBuf {
     for name in ["python3", "python"] {
-        let ok = Command::new(name)
-            .args([
-                "-c",
-                "import sys; sys.exit(0 if sys.version_info[0] == 3 else 1)",
-            ])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success());
+        let ok = assert_cmd::Command::new(name)
+            .args(["-c", "import sys; sys.exit(sys.version_info[0] != 3)"])
+            .timeout(WAIT)
+            .ok()
+            .is_ok();
         if ok {
             return PathBuf::from(name);
         }

@@ -5,14 +5,7 @@ mod common;
 
 use common::{python, python_program, start_python_server, without_ports};
 use testkit::{bin, Server};
-
-fn stdout_of(a: &assert_cmd::assert::Assert) -> String {
-    String::from_utf8_lossy(&a.get_output().stdout).into_owned()
-}
-
-fn stderr_of(a: &assert_cmd::assert::Assert) -> String {
-    String::from_utf8_lossy(&a.get_output().stderr).into_owned()
-}
+use testkit::{stderr as stderr_of, stdout as stdout_of};
 
 /// Runs the handout's Python client against `port`.
 fn python_client(port: &str) -> assert_cmd::assert::Assert {

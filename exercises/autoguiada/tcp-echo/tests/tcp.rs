@@ -9,14 +9,7 @@ use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::time::{Duration, Instant};
 use testkit::{bin, dir_names, random_file, Proc, Server};
-
-fn stdout_of(a: &assert_cmd::assert::Assert) -> String {
-    String::from_utf8_lossy(&a.get_output().stdout).into_owned()
-}
-
-fn stderr_of(a: &assert_cmd::assert::Assert) -> String {
-    String::from_utf8_lossy(&a.get_output().stderr).into_owned()
-}
+use testkit::{stderr as stderr_of, stdout as stdout_of};
 
 /// Starts this package's server with `args` in a fresh temporary directory.
 fn server(args: &[&str]) -> (Server, testkit::TempDir) {

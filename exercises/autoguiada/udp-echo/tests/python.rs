@@ -4,11 +4,8 @@
 mod common;
 
 use common::{python, python_program, start_python_server, stdout_before_probe, without_ports};
+use testkit::stdout as stdout_of;
 use testkit::{bin, Server};
-
-fn stdout_of(a: &assert_cmd::assert::Assert) -> String {
-    String::from_utf8_lossy(&a.get_output().stdout).into_owned()
-}
 
 /// Runs the handout's Python client against `port`.
 fn python_client(port: &str) -> assert_cmd::assert::Assert {

@@ -8,14 +8,7 @@ use common::{python, raw_socket, stdout_before_probe};
 use std::io;
 use std::net::UdpSocket;
 use testkit::{bin, Proc, Server};
-
-fn stdout_of(a: &assert_cmd::assert::Assert) -> String {
-    String::from_utf8_lossy(&a.get_output().stdout).into_owned()
-}
-
-fn stderr_of(a: &assert_cmd::assert::Assert) -> String {
-    String::from_utf8_lossy(&a.get_output().stderr).into_owned()
-}
+use testkit::{stderr as stderr_of, stdout as stdout_of};
 
 /// Starts this package's server with `args` in a fresh temporary directory.
 fn server(args: &[&str]) -> (Server, testkit::TempDir) {

@@ -10,14 +10,7 @@ use common::{
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use testkit::{bin, Server};
-
-fn stdout_of(a: &assert_cmd::assert::Assert) -> String {
-    String::from_utf8_lossy(&a.get_output().stdout).into_owned()
-}
-
-fn stderr_of(a: &assert_cmd::assert::Assert) -> String {
-    String::from_utf8_lossy(&a.get_output().stderr).into_owned()
-}
+use testkit::{stderr as stderr_of, stdout as stdout_of};
 
 /// Both programs print the handout's transcripts, line for line (ports normalised).
 #[test]

@@ -7,11 +7,8 @@ use common::{
     comparable_lines, handout_lines, python, python_program, start_python_server,
     stdout_after_session, HANDOUT_CLIENT, HANDOUT_SERVER,
 };
+use testkit::stdout as stdout_of;
 use testkit::{bin, Server};
-
-fn stdout_of(a: &assert_cmd::assert::Assert) -> String {
-    String::from_utf8_lossy(&a.get_output().stdout).into_owned()
-}
 
 /// The handout's Python client against our server prints exactly what our client prints,
 /// and our server prints the handout's transcript.

@@ -8,6 +8,7 @@ use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::time::Instant;
 use testkit::{bin, Server, TempDir};
+use testkit::{stderr as stderr_of, stdout as stdout_of};
 
 struct Setup {
     server: Server,
@@ -42,14 +43,6 @@ impl Setup {
             .expect("read timeout");
         s
     }
-}
-
-fn stdout_of(a: &assert_cmd::assert::Assert) -> String {
-    String::from_utf8_lossy(&a.get_output().stdout).into_owned()
-}
-
-fn stderr_of(a: &assert_cmd::assert::Assert) -> String {
-    String::from_utf8_lossy(&a.get_output().stderr).into_owned()
 }
 
 /// A port on which nothing listens (bound, then released; the OS does not hand it out again

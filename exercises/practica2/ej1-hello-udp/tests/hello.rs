@@ -6,6 +6,7 @@ use std::net::UdpSocket;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 use testkit::{bin, Server, TempDir};
+use testkit::{stderr as stderr_of, stdout as stdout_of};
 
 struct Setup {
     server: Server,
@@ -50,14 +51,6 @@ fn test_socket() -> UdpSocket {
     s.set_read_timeout(Some(testkit::WAIT))
         .expect("read timeout");
     s
-}
-
-fn stdout_of(a: &assert_cmd::assert::Assert) -> String {
-    String::from_utf8_lossy(&a.get_output().stdout).into_owned()
-}
-
-fn stderr_of(a: &assert_cmd::assert::Assert) -> String {
-    String::from_utf8_lossy(&a.get_output().stderr).into_owned()
 }
 
 /// The message given as arguments is printed by the server and answered with its size.

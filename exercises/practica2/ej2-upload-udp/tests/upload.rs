@@ -10,6 +10,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 use testkit::proxy::{Faults, Proxy};
 use testkit::{bin, dir_names, random_file, Server, TempDir};
+use testkit::{stderr as stderr_of, stdout as stdout_of};
 
 /// A server in its own temporary directory and a client directory beside it.
 struct Setup {
@@ -64,14 +65,6 @@ impl Setup {
     fn srv(&self, name: &str) -> PathBuf {
         self.srv_dir.path().join(name)
     }
-}
-
-fn stdout_of(a: &assert_cmd::assert::Assert) -> String {
-    String::from_utf8_lossy(&a.get_output().stdout).into_owned()
-}
-
-fn stderr_of(a: &assert_cmd::assert::Assert) -> String {
-    String::from_utf8_lossy(&a.get_output().stderr).into_owned()
 }
 
 /// Replaces the server's address with SERVER so transcripts can be compared exactly.

@@ -8,6 +8,7 @@ use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
 use testkit::{bin, dir_names, Server, TempDir};
+use testkit::{stderr as stderr_of, stdout as stdout_of};
 
 struct Setup {
     server: Server,
@@ -50,14 +51,6 @@ impl Setup {
             .expect("read timeout");
         s
     }
-}
-
-fn stdout_of(a: &assert_cmd::assert::Assert) -> String {
-    String::from_utf8_lossy(&a.get_output().stdout).into_owned()
-}
-
-fn stderr_of(a: &assert_cmd::assert::Assert) -> String {
-    String::from_utf8_lossy(&a.get_output().stderr).into_owned()
 }
 
 /// The handout's example: Hello.txt with "Hello World!" comes back as "!dlroW olleH", 12 bytes.

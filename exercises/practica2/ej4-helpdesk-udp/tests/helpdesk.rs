@@ -8,6 +8,7 @@ use std::net::{SocketAddr, UdpSocket};
 use std::path::PathBuf;
 use testkit::proxy::{Faults, Proxy};
 use testkit::{bin, Proc, Server, TempDir};
+use testkit::{stderr as stderr_of, stdout as stdout_of};
 
 const BIENVENIDA: &str = "¡Bienvenido! ¿Cuál es su nombre para que pueda dirigirme a usted?";
 const RESPUESTA: &str = "Debe ponerse en contacto con el servicio de atención de dudas cuya dirección es dudas@ejemplo.com";
@@ -59,14 +60,6 @@ impl Setup {
             self.dir.path(),
         )
     }
-}
-
-fn stdout_of(a: &assert_cmd::assert::Assert) -> String {
-    String::from_utf8_lossy(&a.get_output().stdout).into_owned()
-}
-
-fn stderr_of(a: &assert_cmd::assert::Assert) -> String {
-    String::from_utf8_lossy(&a.get_output().stderr).into_owned()
 }
 
 /// A session driven by hand over a raw socket: for what the real client never sends. On

@@ -8,6 +8,7 @@ use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
 use testkit::{bin, dir_names, random_file, Server, TempDir};
+use testkit::{stderr as stderr_of, stdout as stdout_of};
 
 /// A server in its own temporary directory and a client directory beside it.
 struct Setup {
@@ -63,14 +64,6 @@ impl Setup {
             .expect("reading")
             .expect("a reply")
     }
-}
-
-fn stdout_of(a: &assert_cmd::assert::Assert) -> String {
-    String::from_utf8_lossy(&a.get_output().stdout).into_owned()
-}
-
-fn stderr_of(a: &assert_cmd::assert::Assert) -> String {
-    String::from_utf8_lossy(&a.get_output().stderr).into_owned()
 }
 
 /// A fake server that answers any request with `reply` and then `body` raw bytes.

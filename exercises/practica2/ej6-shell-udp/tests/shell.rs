@@ -9,6 +9,7 @@ use std::net::{SocketAddr, UdpSocket};
 use std::path::PathBuf;
 use testkit::proxy::{Faults, Proxy};
 use testkit::{bin, dir_names, Proc, Server, TempDir};
+use testkit::{stderr as stderr_of, stdout as stdout_of};
 
 /// A server in its own temporary directory, and a directory for the client to run in.
 struct Setup {
@@ -59,14 +60,6 @@ impl Setup {
         assert_eq!(raw.request(b"HELLO"), "HELLO");
         raw
     }
-}
-
-fn stdout_of(a: &assert_cmd::assert::Assert) -> String {
-    String::from_utf8_lossy(&a.get_output().stdout).into_owned()
-}
-
-fn stderr_of(a: &assert_cmd::assert::Assert) -> String {
-    String::from_utf8_lossy(&a.get_output().stderr).into_owned()
 }
 
 /// A session driven by hand over a raw socket: for what the real client never sends. On

@@ -9,6 +9,7 @@ use std::io::Write;
 use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
 use testkit::{bin, dir_names, random_file, Server, TempDir};
+use testkit::{stderr as stderr_of, stdout as stdout_of};
 
 /// A server in its own temporary directory and a client directory beside it.
 struct Setup {
@@ -74,14 +75,6 @@ fn recv(s: &mut TcpStream) -> String {
     recv_text(s, MAX_FRAME_LEN)
         .expect("reading a frame")
         .expect("a frame, not a close")
-}
-
-fn stdout_of(a: &assert_cmd::assert::Assert) -> String {
-    String::from_utf8_lossy(&a.get_output().stdout).into_owned()
-}
-
-fn stderr_of(a: &assert_cmd::assert::Assert) -> String {
-    String::from_utf8_lossy(&a.get_output().stderr).into_owned()
 }
 
 /// The report's session: name, listing on connect, list, get, put, exit, as a user sees it.

@@ -4,7 +4,7 @@
 #![allow(dead_code)]
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use testkit::Proc;
 
 /// `text` with every `127.0.0.1:<port>` written `127.0.0.1:PORT`, to compare two runs.
@@ -25,23 +25,7 @@ pub fn without_ports(text: &str) -> String {
     out
 }
 
-/// A Python 3 interpreter: `python3`, or `python` where that is Python 3 (Windows).
-///
-/// # Panics
-/// When neither runs: the interoperability tests need Python, which CI provides.
-pub fn python() -> PathBuf {
-    for name in ["python3", "python"] {
-        let ok = assert_cmd::Command::new(name)
-            .args(["-c", "import sys; sys.exit(sys.version_info[0] != 3)"])
-            .timeout(testkit::WAIT)
-            .ok()
-            .is_ok();
-        if ok {
-            return PathBuf::from(name);
-        }
-    }
-    panic!("no Python 3 interpreter (python3 or python) on PATH: these tests need one");
-}
+pub use testkit::python;
 
 /// The path of one of the handout's Python programs in tests/python/.
 pub fn python_program(name: &str) -> String {

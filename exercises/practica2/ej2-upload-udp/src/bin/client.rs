@@ -27,7 +27,7 @@
 
 use anyhow::{bail, Context};
 use clap::{Parser, ValueEnum};
-use sockcore::cli::input;
+use sockcore::cli::{ask_yes_no, input};
 use sockcore::files::local_file_name;
 use sockcore::net;
 use sockcore::progress::Progress;
@@ -207,15 +207,4 @@ fn parse_received(reply: &str) -> Option<BodySummary> {
         .next()
         .is_none()
         .then_some(BodySummary { size, crc32 })
-}
-
-/// Asks until the answer is yes (s, si, sí, y, yes) or no (n, no), in any case.
-fn ask_yes_no(question: &str) -> anyhow::Result<bool> {
-    loop {
-        match input(question)?.trim().to_lowercase().as_str() {
-            "s" | "si" | "sí" | "y" | "yes" => return Ok(true),
-            "n" | "no" => return Ok(false),
-            _ => println!("Responda s o n"),
-        }
-    }
 }

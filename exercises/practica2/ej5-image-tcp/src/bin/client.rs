@@ -20,7 +20,7 @@
 
 use anyhow::{bail, Context};
 use clap::{Parser, ValueEnum};
-use sockcore::cli::input;
+use sockcore::cli::{ask_yes_no, input};
 use sockcore::files::{check_name, AtomicFile, Overwrite};
 use sockcore::frame::{recv_file, recv_text, send_text, MAX_FRAME_LEN};
 use sockcore::net;
@@ -146,16 +146,5 @@ fn recv_reply(rx: &mut impl Read) -> anyhow::Result<String> {
             Some(why) => bail!("the server refused the request: {why}"),
             None => Ok(reply),
         },
-    }
-}
-
-/// Asks until the answer is yes (s, si, sí, y, yes) or no (n, no), in any case.
-fn ask_yes_no(question: &str) -> anyhow::Result<bool> {
-    loop {
-        match input(question)?.trim().to_lowercase().as_str() {
-            "s" | "si" | "sí" | "y" | "yes" => return Ok(true),
-            "n" | "no" => return Ok(false),
-            _ => println!("Responda s o n"),
-        }
     }
 }

@@ -31,7 +31,7 @@
 
 use anyhow::{bail, Context};
 use clap::{Parser, ValueEnum};
-use sockcore::cli::input;
+use sockcore::cli::{ask_yes_no, input};
 use sockcore::files::{check_name, local_file_name, AtomicFile, Overwrite};
 use sockcore::frame::{recv_file, recv_text, send_file, send_text, BodySummary, MAX_FRAME_LEN};
 use sockcore::net;
@@ -306,7 +306,7 @@ impl Ftp<'_> {
     fn confirm_overwrite(&self) -> anyhow::Result<bool> {
         match self.args.overwrite {
             Some(answer) => Ok(matches!(answer, YesNo::Yes)),
-            None => ask_yes_no("¿Desea sobrescribir el fichero? (s/n) "),
+            None => Ok(ask_yes_no("¿Desea sobrescribir el fichero? (s/n) ")?),
         }
     }
 }
@@ -331,15 +331,4 @@ fn parse_received(reply: &str) -> Option<BodySummary> {
         .next()
         .is_none()
         .then_some(BodySummary { size, crc32 })
-}
-
-/// Asks until the answer is yes (s, si, sí, y, yes) or no (n, no), in any case.
-fn ask_yes_no(question: &str) -> anyhow::Result<bool> {
-    loop {
-        match input(question)?.trim().to_lowercase().as_str() {
-            "s" | "si" | "sí" | "y" | "yes" => return Ok(true),
-            "n" | "no" => return Ok(false),
-            _ => println!("Responda s o n"),
-        }
-    }
 }
