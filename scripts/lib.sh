@@ -100,6 +100,17 @@ wait_server_line() {
     done
 }
 
+# wait_server_err <text>: as wait_server_line, for the server's stderr (its diagnostics).
+wait_server_err() {
+    local deadline=$((SECONDS + WAIT_SECS))
+    until grep -qF -- "$1" "$SERVER_ERR"; do
+        if [ $SECONDS -ge $deadline ]; then
+            echo "server never said: $1" >&2; cat "$SERVER_ERR" >&2; exit 1
+        fi
+        sleep 0.05
+    done
+}
+
 # stop_server: stops the last server started (SIGTERM, then waits).
 stop_server() {
     local pid=${SERVER_PIDS[-1]}
@@ -112,7 +123,7 @@ stop_server() {
 # its exit status when it is not 0.
 client() {
     local dir=$1 input=$2; shift 2
-    echo "\$ client $*"
+    echo "\$ client${*:+ $*}"
     local status=0
     (cd "$dir" && printf '%s' "$input" | timeout "$WAIT_SECS" "$CLIENT" --port "$PORT" "$@" 2>&1) || status=$?
     [ $status -eq 0 ] || echo "[exit status $status]"
@@ -122,6 +133,16 @@ client() {
 show_server() {
     echo "\$ server${SERVER_ARGS:+ $SERVER_ARGS}"
     cat "$SERVER_ERR" "$SERVER_OUT"
+}
+
+# show_server_split: the server's readiness line and stdout, then its diagnostics (stderr)
+# under their own heading; a terminal would show the two interleaved.
+show_server_split() {
+    echo "\$ server${SERVER_ARGS:+ $SERVER_ARGS}"
+    head -n 1 "$SERVER_ERR"
+    cat "$SERVER_OUT"
+    section "terminal 1: the server's diagnostics (stderr)"
+    tail -n +2 "$SERVER_ERR"
 }
 
 # section <title>: a heading inside a transcript.

@@ -3,24 +3,6 @@
 # accents and an emoji, and a file that is not text.
 source "$(dirname "$0")/../lib.sh"
 
-# wait_server_err <text>: waits until the server's stderr has a line containing <text>.
-wait_server_err() {
-    local deadline=$((SECONDS + WAIT_SECS))
-    until grep -qF -- "$1" "$SERVER_ERR"; do
-        [ $SECONDS -lt $deadline ] || { echo "server never said: $1" >&2; exit 1; }
-        sleep 0.05
-    done
-}
-
-# show_server_split: the server's readiness line and stdout, then its diagnostics (stderr),
-# which a terminal would show interleaved.
-show_server_split() {
-    echo "\$ server${SERVER_ARGS:+ $SERVER_ARGS}"
-    head -n 1 "$SERVER_ERR"
-    cat "$SERVER_OUT"
-    section "terminal 1: the server's diagnostics (stderr)"
-    tail -n +2 "$SERVER_ERR"
-}
 build ej3-reverse-tcp
 srv=$(workdir servidor); cli=$(workdir cliente)
 start_server "$srv"

@@ -3,25 +3,6 @@
 # a missing file, an upload, the same upload again refused then accepted, exit).
 source "$(dirname "$0")/../lib.sh"
 
-# wait_server_err <text>: waits until the server's stderr has a line containing <text>.
-wait_server_err() {
-    local deadline=$((SECONDS + WAIT_SECS))
-    until grep -qF -- "$1" "$SERVER_ERR"; do
-        [ $SECONDS -lt $deadline ] || { echo "server never said: $1" >&2; exit 1; }
-        sleep 0.05
-    done
-}
-
-# show_server_split: the server's readiness line and stdout, then its diagnostics (stderr),
-# which a terminal would show interleaved.
-show_server_split() {
-    echo "\$ server${SERVER_ARGS:+ $SERVER_ARGS}"
-    head -n 1 "$SERVER_ERR"
-    cat "$SERVER_OUT"
-    section "terminal 1: the server's diagnostics (stderr)"
-    tail -n +2 "$SERVER_ERR"
-}
-
 build ej7-ftp-tcp
 srv=$(workdir servidor); cli=$(workdir cliente)
 printf 'Práctica 2 de Sistemas Distribuidos\n' > "$srv/enunciado.txt"
