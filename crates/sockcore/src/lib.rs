@@ -12,6 +12,7 @@
 //! | [`udp_channel`] | messages pushed by either side over UDP (chats): acked, repeated, deduplicated, in order per sender; heartbeats; many channels per socket |
 //! | [`files`]    | names from the network confined to a root; atomic writes                |
 //! | [`net`]      | bind/connect with errors that say what to do; the readiness line; timeouts |
+//! | [`limits`]   | a threaded server under load: a cap on connections (the excess refused with a message), idle timeouts, small thread stacks |
 //! | [`progress`] | a progress bar on a terminal, nothing when piped                        |
 //! | [`cli`]      | exit status and `error: ...` reporting; Python's `input()`              |
 //! | [`unframed`] | the handouts' text messages with no boundary on the wire (`TIME`, `Hi TCP Client`): where each one ends |
@@ -28,6 +29,7 @@ pub mod clock;
 pub mod datagram;
 pub mod files;
 pub mod frame;
+pub mod limits;
 pub mod lines;
 pub mod lobby;
 pub mod net;
