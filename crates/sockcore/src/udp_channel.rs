@@ -89,7 +89,8 @@
 //! case it was lost. A channel whose peer has sent nothing for
 //! [`ChannelConfig::peer_timeout`] (5 s, five heartbeats) is closed as
 //! [`Closed::Silent`]: the peer's program died, its machine went away, or the path between
-//! them broke; UDP cannot tell which.
+//! them broke; UDP cannot tell which. Time during which the endpoint's own thread did not
+//! run (the process was suspended: [`STALL`]) does not count.
 //!
 //! # Closing
 //!
@@ -154,6 +155,10 @@ pub const PEER_TIMEOUT: Duration = Duration::from_secs(5);
 /// How often the endpoint's thread looks at its timers, at least (its socket's read
 /// timeout); below [`crate::udp::rtt::MIN_RTO`].
 pub const TICK: Duration = Duration::from_millis(10);
+
+/// A pass of the endpoint's thread that took this long means the thread was not running
+/// (a pass normally takes at most [`TICK`]): that time is not counted as the peers' silence.
+pub const STALL: Duration = Duration::from_secs(1);
 
 /// How long a closed channel is remembered, so that its stragglers are answered with
 /// ABORT "closed" instead of being taken for a new channel.
@@ -713,6 +718,7 @@ impl Inner {
     /// The endpoint's thread: receive, then look at the timers, until stopped.
     fn drive(&self) {
         let mut next_scan = Instant::now() + TICK;
+        let mut last_pass = Instant::now();
         while !self.stop.load(Ordering::Relaxed) {
             match datagram::recv_datagram(&self.socket, MAX_DATAGRAM_LEN) {
                 Ok(d) if !d.truncated => self.on_datagram(&d.data, d.from),
@@ -723,6 +729,16 @@ impl Inner {
                 Err(_) => thread::sleep(TICK),
             }
             let now = Instant::now();
+            let gap = now.duration_since(last_pass);
+            last_pass = now;
+            if gap >= STALL {
+                // We were not running (the process was suspended, the machine slept): the
+                // peers' datagrams are waiting in the socket, unread. Our absence is not
+                // their silence.
+                for c in self.lock().chans.values_mut() {
+                    c.last_heard += gap;
+                }
+            }
             if now >= next_scan {
                 self.on_tick(now);
                 next_scan = now + TICK;
