@@ -18,6 +18,9 @@
 //!    ([`DEFAULT_IDLE_TIMEOUT`] unless the server's `--idle-timeout` says otherwise), and
 //!    [`idle_error`] turns its expiry into a message for the log and the client.
 //!
+//! [`accept_retry_after`] tells an accept loop which errors of `accept` end it and which
+//! (running out of file descriptors) only call for a pause.
+//!
 //! [`spawn_connection`] starts a connection's thread with a small stack
 //! ([`CONN_STACK_SIZE`]), so 500 idle clients reserve 500 × 256 KiB of address space instead
 //! of 500 × 2 MiB.
@@ -195,6 +198,34 @@ where
     thread::Builder::new().stack_size(CONN_STACK_SIZE).spawn(f)
 }
 
+/// How long an accept loop pauses after `accept` failed for lack of resources before it
+/// tries again: 100 ms. The pending client stays in the listen queue meanwhile; retrying at
+/// once would spin a core on the same error, and a connection closing frees a descriptor
+/// within milliseconds.
+pub const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
+
+/// What an accept loop should do after `accept` returned `e`: `Some(wait)` to go on after
+/// pausing `wait`, or `None` when the listener itself is unusable and the loop must end.
+///
+/// - A connection aborted or reset before it was accepted, or an interrupted call, concerns
+///   that one client: go on at once (`Some(Duration::ZERO)`).
+/// - An invalid listener (`InvalidInput`: not listening) or an unsupported operation will
+///   fail the same way forever: `None`.
+/// - Anything else, notably running out of file descriptors (`EMFILE`, `ENFILE`: "too many
+///   open files"), buffers or memory, passes when connections close: [`ACCEPT_BACKOFF`].
+///   With the default limit of [`DEFAULT_MAX_CONNECTIONS`] and a per-process open-file limit
+///   of 1,024 (`ulimit -n`), the last few clients wait here instead of being refused: raise
+///   the open-file limit or lower the server's `--max-connections`.
+pub fn accept_retry_after(e: &io::Error) -> Option<Duration> {
+    match e.kind() {
+        io::ErrorKind::ConnectionAborted
+        | io::ErrorKind::ConnectionReset
+        | io::ErrorKind::Interrupted => Some(Duration::ZERO),
+        io::ErrorKind::InvalidInput | io::ErrorKind::Unsupported => None,
+        _ => Some(ACCEPT_BACKOFF),
+    }
+}
+
 /// Turns a read timeout of either spelling (`WouldBlock` on Unix, `TimedOut` on Windows:
 /// see [`crate::net::is_timeout`]) into [`io::ErrorKind::TimedOut`] saying the connection
 /// was idle for `idle` while `what`: `idle for 600s waiting for the next command; closing
@@ -341,6 +372,19 @@ mod tests {
     fn spawn_connection_runs_the_closure() {
         let h = spawn_connection(|| 6 * 7).unwrap();
         assert_eq!(h.join().unwrap(), 42);
+    }
+
+    /// One client's failure goes on at once, a lack of descriptors after a pause, and a
+    /// broken listener ends the loop.
+    #[test]
+    fn accept_errors_classified() {
+        let kind = |k| accept_retry_after(&io::Error::from(k));
+        assert_eq!(kind(io::ErrorKind::ConnectionAborted), Some(Duration::ZERO));
+        assert_eq!(kind(io::ErrorKind::InvalidInput), None);
+        // EMFILE has no ErrorKind of its own; whatever kind it maps to, it is retried.
+        let emfile = io::Error::other("too many open files");
+        assert_eq!(accept_retry_after(&emfile), Some(ACCEPT_BACKOFF));
+        assert_eq!(kind(io::ErrorKind::OutOfMemory), Some(ACCEPT_BACKOFF));
     }
 
     /// A read timeout becomes `TimedOut` with the idle time; other errors are unchanged.

@@ -38,11 +38,16 @@
 //!
 //! Caveat: the listing shows regular files only (not directories, not partial uploads), and
 //! every name is confined to `--dir`: no `../`, no subdirectories, no symlinks leading out.
+//! At most `--max-connections` sessions run at once (a client over the limit gets
+//! `ERROR server busy: ...` and is closed), and a session silent for `--idle-timeout`
+//! seconds is closed (`sockcore::limits`).
 
 use anyhow::{bail, Context};
+use clap::builder::RangedU64ValueParser;
 use clap::Parser;
 use sockcore::files::{AtomicFile, Overwrite, Root};
 use sockcore::frame::{recv_file, recv_text, send_file, send_text, MAX_FRAME_LEN};
+use sockcore::limits::{self, ConnLimit, DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_CONNECTIONS};
 use sockcore::net::{self, Transport};
 use std::fmt;
 use std::fs::File;
@@ -72,6 +77,16 @@ struct Args {
     /// Largest upload accepted, in bytes.
     #[arg(long, default_value_t = MAX_UPLOAD)]
     max_size: u64,
+    /// Sessions served at once; a client over the limit gets "ERROR server busy: ..." and
+    /// is closed.
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_MAX_CONNECTIONS,
+          value_parser = RangedU64ValueParser::<usize>::new().range(1..))]
+    max_connections: usize,
+    /// Seconds a session may stay silent (no command, no file bytes) before the server
+    /// closes it, telling the client why.
+    #[arg(long, value_name = "SECS", default_value_t = DEFAULT_IDLE_TIMEOUT.as_secs(),
+          value_parser = clap::value_parser!(u64).range(1..))]
+    idle_timeout: u64,
 }
 
 /// Default limit on an upload's size: 64 GiB, far above any course file, far below a disk.
@@ -87,10 +102,6 @@ const NOT_FOUND: &str = "el archivo solicitado no existe";
 /// The report's answer to `exit`.
 const GOODBYE: &str = "Sesion finalizada";
 
-/// A client silent for this long is dropped. A session is interactive (a person types the
-/// commands), hence longer than the one-shot exercises' minute.
-const IDLE_TIMEOUT: Duration = Duration::from_secs(10 * 60);
-
 fn main() -> ExitCode {
     sockcore::cli::report(run(Args::parse()))
 }
@@ -100,32 +111,81 @@ fn run(args: Args) -> anyhow::Result<()> {
     // Python: sock.bind(('localhost', 1055)); sock.listen(1)
     let listener = net::bind_tcp(&args.host, args.port)?;
     net::announce(listener.local_addr()?, Transport::Tcp);
-    serve(listener, root, args.max_size)
+    let bounds = Bounds {
+        max_size: args.max_size,
+        idle: Duration::from_secs(args.idle_timeout),
+    };
+    serve(listener, root, bounds, ConnLimit::new(args.max_connections))
 }
 
-/// Accepts clients forever, one thread each. Only an error of the listening socket itself
-/// ends it; a client's error ends that client alone.
+/// What one session may use: the largest upload, and how long it may stay silent.
+#[derive(Debug, Clone, Copy)]
+struct Bounds {
+    max_size: u64,
+    idle: Duration,
+}
+
+/// Accepts clients forever, one thread each, at most `limit.max()` at once. Only an error
+/// of the listening socket itself ends it; a client's error ends that client alone.
 ///
 /// Python: `socket_cliente, addr = sock.accept()` once: one client, and the server ends
 /// with it. Here every client gets its own session, at the same time.
 ///
 /// # Errors
-/// When `accept` fails in a way that affects the listener (not a single aborted connection).
-fn serve(listener: TcpListener, root: Root, max_size: u64) -> anyhow::Result<()> {
+/// When `accept` fails in a way that affects the listener (not a single aborted connection,
+/// not a momentary lack of file descriptors).
+fn serve(
+    listener: TcpListener,
+    root: Root,
+    bounds: Bounds,
+    limit: ConnLimit,
+) -> anyhow::Result<()> {
     loop {
         let (stream, peer) = match listener.accept() {
             Ok(conn) => conn,
-            // A connection reset before we accepted it is that client's problem, not ours.
-            Err(e) if e.kind() == io::ErrorKind::ConnectionAborted => continue,
-            Err(e) => return Err(e).context("accepting a connection"),
+            Err(e) => match limits::accept_retry_after(&e) {
+                Some(wait) => {
+                    // Out of file descriptors or memory: the client waits in the listen
+                    // queue; retrying at once would spin.
+                    if !wait.is_zero() {
+                        eprintln!("server: accepting a connection: {e}; retrying in {wait:?}");
+                        thread::sleep(wait);
+                    }
+                    continue;
+                }
+                None => return Err(e).context("accepting a connection"),
+            },
+        };
+        // Every session costs a thread and a socket: past the limit, a client is told so
+        // and closed, instead of the server running out of either for everyone.
+        let Some(slot) = limit.try_acquire() else {
+            let why = limit.busy_reason();
+            eprintln!("server: client {peer}: refused: {why}");
+            limits::refuse_connection(stream, &error_frame(&why));
+            continue;
         };
         let root = root.clone();
-        thread::spawn(move || {
-            if let Err(e) = handle_client(stream, peer, &root, max_size) {
+        let spawned = limits::spawn_connection(move || {
+            if let Err(e) = handle_client(&stream, peer, &root, bounds) {
                 eprintln!("server: client {peer}: {e:#}");
             }
+            // The slot is free before the client sees the close, so a client that has seen
+            // it can connect again at once.
+            drop(slot);
+            drop(stream);
         });
+        if let Err(e) = spawned {
+            eprintln!("server: client {peer}: cannot start a thread for it: {e}");
+        }
     }
+}
+
+/// `ERROR <why>` as a whole frame, ready to write.
+fn error_frame(why: &str) -> Vec<u8> {
+    let mut frame = Vec::new();
+    // Writing to a Vec cannot fail, and the busy reason is far below MAX_FRAME_LEN.
+    send_text(&mut frame, &format!("ERROR {why}")).expect("a short frame into a Vec");
+    frame
 }
 
 /// One client's session, for the log.
@@ -141,17 +201,20 @@ impl fmt::Display for Who {
 }
 
 /// Runs one session; a failure that ends it is reported to the client as one `ERROR <why>`
-/// frame (if it still listens) and returned for the server's log.
+/// frame (if it still listens) and returned for the server's log. The caller closes the
+/// stream.
 fn handle_client(
-    stream: TcpStream,
+    stream: &TcpStream,
     peer: SocketAddr,
     root: &Root,
-    max_size: u64,
+    bounds: Bounds,
 ) -> anyhow::Result<()> {
-    stream.set_read_timeout(Some(IDLE_TIMEOUT))?;
-    let mut rx = BufReader::new(stream.try_clone()?);
+    // A client that sends nothing, or stops reading what we send, for this long is gone.
+    stream.set_read_timeout(Some(bounds.idle))?;
+    stream.set_write_timeout(Some(bounds.idle))?;
+    let mut rx = BufReader::new(stream);
     let mut tx = BufWriter::new(stream);
-    let result = session(&mut rx, &mut tx, peer, root, max_size);
+    let result = session(&mut rx, &mut tx, peer, root, bounds);
     if let Err(e) = &result {
         // The client may be gone (that may be the error itself): ignore a failed send.
         let _ = send_text(&mut tx, &format!("ERROR {e:#}"));
@@ -165,10 +228,10 @@ fn session(
     tx: &mut impl Write,
     peer: SocketAddr,
     root: &Root,
-    max_size: u64,
+    bounds: Bounds,
 ) -> anyhow::Result<()> {
     // Python: nombre_cliente = socket_cliente.recv(1024)
-    let Some(hello) = recv_command(rx)? else {
+    let Some(hello) = recv_command(rx, bounds.idle)? else {
         return Ok(()); // connected and left without a word
     };
     let Some(nombre) = hello.strip_prefix("USER ") else {
@@ -187,7 +250,7 @@ fn session(
 
     loop {
         // Python: mensaje = socket_cliente.recv(1024)
-        let Some(command) = recv_command(rx)? else {
+        let Some(command) = recv_command(rx, bounds.idle)? else {
             println!("-----{nombre} se ha desconectado-----");
             return Ok(()); // the client closed without EXIT
         };
@@ -196,7 +259,7 @@ fn session(
         match (verb, arg) {
             ("LIST", "") => send_listing(tx, root)?,
             ("GET", name) => get(tx, root, &who, name)?,
-            ("SEND", name) => put(rx, tx, root, &who, name, max_size)?,
+            ("SEND", name) => put(rx, tx, root, &who, name, bounds)?,
             ("EXIT", "") => {
                 send_text(tx, GOODBYE)?;
                 println!("-----{nombre} se ha desconectado-----");
@@ -211,10 +274,10 @@ fn session(
     }
 }
 
-/// Reads the next command frame; a read timeout becomes `TimedOut` with a message.
-fn recv_command(rx: &mut impl Read) -> anyhow::Result<Option<String>> {
+/// Reads the next command frame; silence for `idle` becomes `TimedOut` with a message.
+fn recv_command(rx: &mut impl Read, idle: Duration) -> anyhow::Result<Option<String>> {
     recv_text(rx, MAX_FRAME_LEN)
-        .map_err(|e| net::timeout_as_timed_out(e, "waiting for the next command").into())
+        .map_err(|e| limits::idle_error(e, idle, "waiting for the next command").into())
 }
 
 /// A user name: 1 to [`MAX_USER_LEN`] bytes, no control characters (it is printed).
@@ -286,7 +349,7 @@ fn put(
     root: &Root,
     who: &Who,
     name: &str,
-    max_size: u64,
+    bounds: Bounds,
 ) -> anyhow::Result<()> {
     // Python: os.system("touch " + mensaje)  -- a shell command built from the client's
     // text: "x; rm -rf ~" runs. Here the name is checked and never reaches a shell.
@@ -300,7 +363,7 @@ fn put(
     let overwrite = if dest.exists() {
         println!("El fichero {name} ya existe; se pregunta al cliente");
         send_text(tx, "EXISTS")?;
-        match recv_command(rx)?.as_deref() {
+        match recv_command(rx, bounds.idle)?.as_deref() {
             Some("OVERWRITE yes") => Overwrite::Yes,
             Some("OVERWRITE no") => {
                 println!("El cliente cancela: {name} no se sobrescribe");
@@ -320,8 +383,8 @@ fn put(
     // a file over 1024 bytes was cut, and a client that died halfway left half a file.
     // An error inside the body ends the session (the stream is no longer at a frame).
     let mut file = AtomicFile::create(&dest).context("creating the temporary file")?;
-    let body = recv_file(rx, &mut file, max_size, |_| Ok(()), |_| {})
-        .map_err(|e| net::timeout_as_timed_out(e, "waiting for the file's bytes"))
+    let body = recv_file(rx, &mut file, bounds.max_size, |_| Ok(()), |_| {})
+        .map_err(|e| limits::idle_error(e, bounds.idle, "waiting for the file's bytes"))
         .with_context(|| format!("receiving {name}"))?;
     // The whole body has been read: a failed commit leaves the stream in step, so it is
     // an error reply and the session goes on.
