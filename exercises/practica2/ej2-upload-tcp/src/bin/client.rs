@@ -25,9 +25,10 @@
 
 use anyhow::{bail, Context};
 use clap::{Parser, ValueEnum};
+use ej2_upload_tcp::parse_received;
 use sockcore::cli::{ask_yes_no, input};
 use sockcore::files::local_file_name;
-use sockcore::frame::{recv_text, send_file, send_text, BodySummary, MAX_FRAME_LEN};
+use sockcore::frame::{recv_text, send_file, send_text, MAX_FRAME_LEN};
 use sockcore::net;
 use sockcore::progress::Progress;
 use std::fs::{self, File};
@@ -147,15 +148,4 @@ fn recv_reply(rx: &mut impl std::io::Read) -> anyhow::Result<String> {
             None => Ok(reply),
         },
     }
-}
-
-/// Parses `RECEIVED <size> <crc32 hex>`.
-fn parse_received(reply: &str) -> Option<BodySummary> {
-    let mut words = reply.strip_prefix("RECEIVED ")?.split(' ');
-    let size = words.next()?.parse().ok()?;
-    let crc32 = u32::from_str_radix(words.next()?, 16).ok()?;
-    words
-        .next()
-        .is_none()
-        .then_some(BodySummary { size, crc32 })
 }

@@ -27,6 +27,7 @@
 
 use anyhow::{bail, Context};
 use clap::Parser;
+use ej2_upload_tcp::parse_send;
 use sockcore::files::{AtomicFile, Overwrite, Root};
 use sockcore::frame::{recv_file, recv_text, send_text, MAX_FRAME_LEN};
 use sockcore::net::{self, Transport};
@@ -123,9 +124,7 @@ fn dialogue(
     let Some(request) = recv_text(rx, MAX_FRAME_LEN)? else {
         return Ok(()); // connected and left without a word
     };
-    let Some(name) = request.strip_prefix("SEND ") else {
-        bail!("expected SEND <name>, got {request:?}");
-    };
+    let name = parse_send(&request).map_err(anyhow::Error::msg)?;
     println!("Petición de envío: {name}");
     let dest = root.path_of(name)?;
     if dest.is_dir() {
