@@ -20,6 +20,7 @@
 
 use anyhow::{bail, Context};
 use clap::{Parser, ValueEnum};
+use ej5_image_tcp::parse_ok;
 use sockcore::cli::{ask_yes_no, input};
 use sockcore::files::{check_name, AtomicFile, Overwrite};
 use sockcore::frame::{recv_file, recv_text, send_text, MAX_FRAME_LEN};
@@ -102,10 +103,8 @@ fn run(args: Args) -> anyhow::Result<()> {
     println!("Solicitando {name}");
     send_text(&mut tx, &format!("GET {name}")).context("sending the request")?;
     let reply = recv_reply(&mut rx)?;
-    let size: u64 = reply
-        .strip_prefix("OK ")
-        .and_then(|n| n.parse().ok())
-        .with_context(|| format!("unexpected reply from the server: {reply:?}"))?;
+    let size: u64 =
+        parse_ok(&reply).with_context(|| format!("unexpected reply from the server: {reply:?}"))?;
     if size > args.max_size {
         bail!(
             "{name} has {size} bytes, over the limit of {} (--max-size)",

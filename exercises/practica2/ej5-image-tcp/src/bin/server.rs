@@ -26,6 +26,7 @@
 
 use anyhow::{bail, Context};
 use clap::Parser;
+use ej5_image_tcp::parse_get;
 use sockcore::files::Root;
 use sockcore::frame::{recv_text, send_file, send_text, MAX_FRAME_LEN};
 use sockcore::net::{self, Transport};
@@ -117,9 +118,7 @@ fn dialogue(rx: &mut impl Read, tx: &mut impl Write, root: &Root) -> anyhow::Res
     let Some(request) = recv_text(rx, MAX_FRAME_LEN)? else {
         return Ok(()); // connected and left without a word
     };
-    let Some(name) = request.strip_prefix("GET ") else {
-        bail!("expected GET <name>, got {request:?}");
-    };
+    let name = parse_get(&request).map_err(anyhow::Error::msg)?;
     println!("Petición de {name}");
     // Python: if os.path.exists(nombre)  -- any path at all, "../../etc/passwd" included.
     let path = root.path_of(name)?;
