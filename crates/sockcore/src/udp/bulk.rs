@@ -80,8 +80,31 @@ pub(crate) trait Link {
     fn receive_capacity(&self, len: usize) -> usize;
 }
 
+/// What the requests of a client cost so far: for curiosity, and for experiments with loss.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RequestStats {
+    /// Exchanges answered with a REPLY (requests, and uploads answered after their END).
+    pub answered: u64,
+    /// Copies sent: every REQUEST (first ones included), and the END repeated after an
+    /// upload while its REPLY was awaited.
+    pub copies: u64,
+    /// Retransmission timeouts, each of which sent one more copy.
+    pub timeouts: u64,
+    /// The sum of the timeouts that expired: how long answers were awaited in vain, counted
+    /// from the timers rather than measured, so it does not depend on how busy the machine
+    /// is.
+    pub timeout_wait: Duration,
+    /// Answers timed (round-trip samples taken), by Karn's rule or by the copy they echo.
+    pub samples: u64,
+}
+
 /// Sends `datagram` (or, when `send_first` is false, only waits first) until the peer's REPLY
 /// for `exchange` arrives; returns the reply's payload.
+///
+/// A REQUEST is numbered: each copy carries its copy number in `flags`, and the REPLY's
+/// `flags` say which copy it answers, so that copy is timed even after retransmissions and
+/// the backoff ends ([`super::rtt`]). A REPLY echoing [`wire::UNKNOWN_COPY`] is timed only
+/// when a single copy was sent (Karn's rule).
 ///
 /// An ACK for the exchange means "received, still working": the peer is alive, so the
 /// give-up clock restarts.
@@ -90,16 +113,20 @@ pub(crate) fn await_reply<L: Link + ?Sized>(
     exchange: u32,
     datagram: &[u8],
     send_first: bool,
+    stats: &mut RequestStats,
 ) -> io::Result<Vec<u8>> {
+    let mut datagram = datagram.to_vec();
+    let numbered = datagram.get(wire::field::KIND) == Some(&(Kind::Request as u8));
+    // When copy n left, at index n - 1: one entry per timeout, at most 65,535 of them.
+    let mut sent_at: Vec<Instant> = Vec::new();
     let mut last_heard = Instant::now();
     let mut tries_unheard: u32 = 0;
-    let mut sent_once_at = None;
     if send_first {
-        link.send(datagram)?;
+        send_copy(link, &mut datagram, numbered, &mut sent_at, stats)?;
         tries_unheard = 1;
-        sent_once_at = Some(Instant::now());
     }
-    let mut deadline = Instant::now() + link.rtt().rto();
+    let mut rto = link.rtt().rto();
+    let mut deadline = Instant::now() + rto;
     loop {
         let now = Instant::now();
         let p = if now < deadline {
@@ -109,9 +136,17 @@ pub(crate) fn await_reply<L: Link + ?Sized>(
         };
         match p {
             Some(p) if p.header.exchange == exchange && p.header.kind == Kind::Reply => {
-                if let Some(at) = sent_once_at {
+                let answered = match p.header.flags {
+                    // Karn's rule: with one copy sent, the answer is for that one.
+                    wire::UNKNOWN_COPY => (send_first && sent_at.len() == 1).then(|| sent_at[0]),
+                    copy if numbered => sent_at.get(usize::from(copy) - 1).copied(),
+                    _ => None,
+                };
+                if let Some(at) = answered {
                     link.rtt().sample(at.elapsed());
+                    stats.samples += 1;
                 }
+                stats.answered += 1;
                 return Ok(p.payload().to_vec());
             }
             Some(p) if p.header.kind == Kind::Abort => {
@@ -135,14 +170,38 @@ pub(crate) fn await_reply<L: Link + ?Sized>(
                         silent,
                     ));
                 }
+                stats.timeouts += 1;
+                stats.timeout_wait += rto;
                 link.rtt().back_off();
-                link.send(datagram)?;
+                send_copy(link, &mut datagram, numbered, &mut sent_at, stats)?;
                 tries_unheard += 1;
-                sent_once_at = None;
-                deadline = Instant::now() + link.rtt().rto();
+                rto = link.rtt().rto();
+                deadline = Instant::now() + rto;
             }
         }
     }
+}
+
+/// Sends the next copy of `datagram`, numbered in `flags` when it is a REQUEST, and notes
+/// when it left.
+fn send_copy<L: Link + ?Sized>(
+    link: &mut L,
+    datagram: &mut [u8],
+    numbered: bool,
+    sent_at: &mut Vec<Instant>,
+    stats: &mut RequestStats,
+) -> io::Result<()> {
+    // Past the 16-bit field's range a copy is unnumbered; it is then never timed.
+    let copy = u16::try_from(sent_at.len() + 1).unwrap_or(wire::UNKNOWN_COPY);
+    if numbered {
+        wire::set_flags(datagram, copy);
+    }
+    link.send(datagram)?;
+    stats.copies += 1;
+    if copy != wire::UNKNOWN_COPY {
+        sent_at.push(Instant::now());
+    }
+    Ok(())
 }
 
 /// One chunk (or the END) waiting for its acknowledgement.

@@ -1,6 +1,6 @@
 //! The client end: one socket, one session with one server.
 
-use super::bulk::{self, Link, TransferStats};
+use super::bulk::{self, Link, RequestStats, TransferStats};
 use super::rtt::Rtt;
 use super::wire::{self, Header, Kind, MAX_DATAGRAM_LEN, MAX_MESSAGE_LEN};
 use super::{random_session_id, tune_socket, Config, Incoming};
@@ -33,6 +33,7 @@ pub struct Client {
     last_download_ack: Option<(u32, Vec<u8>)>,
     ignored: u64,
     last_upload: Option<TransferStats>,
+    requests: RequestStats,
 }
 
 impl Client {
@@ -87,6 +88,7 @@ impl Client {
             last_download_ack: None,
             ignored: 0,
             last_upload: None,
+            requests: RequestStats::default(),
         })
     }
 
@@ -111,6 +113,24 @@ impl Client {
     /// The smoothed round-trip time measured so far, if any.
     pub fn srtt(&self) -> Option<Duration> {
         self.rtt.srtt()
+    }
+
+    /// The retransmission timeout the next request starts with: the base from measured round
+    /// trips, doubled once per timeout not yet followed by a measurement ([`super::rtt`]).
+    pub fn rto(&self) -> Duration {
+        self.rtt.rto()
+    }
+
+    /// The retransmission timeout from measured round trips alone, without backoff. After an
+    /// answered request it equals [`Client::rto`], unless the server could not say which copy
+    /// it answered (an older server) and more than one was sent.
+    pub fn base_rto(&self) -> Duration {
+        self.rtt.base_rto()
+    }
+
+    /// What this client's requests cost so far: copies, timeouts, time spent in them.
+    pub fn request_stats(&self) -> RequestStats {
+        self.requests
     }
 
     /// What the last upload cost: datagrams, retransmissions, timeouts, ACKs.
@@ -152,7 +172,7 @@ impl Client {
         }
         let exchange = self.take_exchange();
         let d = wire::encode(&Header::new(Kind::Request, self.session, exchange), message);
-        bulk::await_reply(self, exchange, &d, true)
+        self.await_reply(exchange, &d, true)
     }
 
     /// Uploads `size` bytes read from `src` as the next exchange, and returns what was sent
@@ -177,7 +197,7 @@ impl Client {
             Some(r) => r,
             // The END is acknowledged: the server has every byte, verified, and is storing
             // them; its reply follows. Repeat the END now and then until it comes.
-            None => bulk::await_reply(self, exchange, &sent.end, false)?,
+            None => self.await_reply(exchange, &sent.end, false)?,
         };
         Ok((sent.summary, reply))
     }
@@ -206,6 +226,14 @@ impl Client {
         let (summary, ack) = bulk::recv_bulk(self, exchange, dst, max_size, &mut on_progress)?;
         self.last_download_ack = Some((exchange, ack));
         Ok(summary)
+    }
+
+    /// [`bulk::await_reply`], counting into this client's request statistics.
+    fn await_reply(&mut self, exchange: u32, d: &[u8], send_first: bool) -> io::Result<Vec<u8>> {
+        let mut stats = self.requests;
+        let result = bulk::await_reply(self, exchange, d, send_first, &mut stats);
+        self.requests = stats;
+        result
     }
 
     fn take_exchange(&mut self) -> u32 {

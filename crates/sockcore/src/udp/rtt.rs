@@ -10,9 +10,23 @@
 //! timeout:          rto = clamp(srtt + 4 rttvar, MIN_RTO, MAX_RTO)
 //! ```
 //!
-//! Karn's rule: a round trip is measured only on a datagram sent once, because the answer to
-//! a retransmitted one could belong to either copy. After a timeout the timeout doubles
-//! (up to [`MAX_RTO`]) until a clean sample arrives.
+//! After a timeout the timeout doubles (up to [`MAX_RTO`]) until a sample arrives, which ends
+//! the backoff. Which answers give a sample:
+//!
+//! - **Karn's rule:** a round trip is measured only on a datagram sent once, because the
+//!   answer to a retransmitted one could belong to either copy. Alone, this rule keeps a lossy
+//!   path backed off: an exchange that needed a retransmission gives no sample, so the next
+//!   exchange starts with the doubled timeout, and at 30% loss each way a dialogue spends
+//!   most of its time in 3 s waits.
+//! - **Echoed copy numbers** lift it for requests: each copy of a REQUEST carries its number
+//!   in `flags` and the REPLY echoes the number of the copy it answers
+//!   ([`super::wire::UNKNOWN_COPY`]), as TCP's timestamp option echoes `TSval` (RFC 7323,
+//!   section 4). The client then times the copy that was answered, retransmitted or not, and
+//!   the backoff ends after every answered request. A REPLY echoing 0 (an older server, the
+//!   answer to an upload) falls back to Karn's rule.
+//!
+//! Bulk transfers number their transmissions themselves and time only chunks sent once
+//! ([`super::bulk`]).
 
 use std::time::Duration;
 
@@ -73,8 +87,8 @@ impl Rtt {
             .min(MAX_RTO)
     }
 
-    /// Records a round trip measured on a datagram that was sent once (Karn's rule: never
-    /// on a retransmitted one). Ends any backoff.
+    /// Records a round trip measured on a datagram whose answer is known to be for the copy
+    /// timed: one sent once (Karn's rule), or the copy a REPLY's echo names. Ends any backoff.
     pub fn sample(&mut self, r: Duration) {
         match self.srtt {
             None => {

@@ -206,7 +206,19 @@ impl Demux {
                             }
                             entry.last_replay = Some(Instant::now());
                         }
-                        let _ = self.socket.send_to(&cached.1, from);
+                        if cached.1[wire::field::KIND] == Kind::Reply as u8 {
+                            // The REPLY answers this copy now: echo its number, so the
+                            // client times this copy (a chunk or END has none).
+                            let mut reply = cached.1.clone();
+                            let echo = match header.kind {
+                                Kind::Request => header.flags,
+                                _ => wire::UNKNOWN_COPY,
+                            };
+                            wire::set_flags(&mut reply, echo);
+                            let _ = self.socket.send_to(&reply, from);
+                        } else {
+                            let _ = self.socket.send_to(&cached.1, from);
+                        }
                         return;
                     }
                 }
@@ -288,6 +300,7 @@ impl Demux {
             config: self.config.clone(),
             rtt: Rtt::new(),
             expected: 1,
+            echo: wire::UNKNOWN_COPY,
             closed: false,
             receiving: false,
         };
@@ -426,6 +439,9 @@ pub struct Session {
     config: Config,
     rtt: Rtt,
     expected: u32,
+    /// The copy number the next reply echoes: that of the REQUEST taken last, or
+    /// [`wire::UNKNOWN_COPY`] after an upload.
+    echo: u16,
     closed: bool,
     receiving: bool,
 }
@@ -490,6 +506,9 @@ impl Session {
                     let working = wire::encode(&Header::new(Kind::Ack, self.id, exchange), &[]);
                     self.state.lock().in_progress = Some((exchange, working));
                     self.expected = exchange.wrapping_add(1).max(1);
+                    // The copy the handler works on: the reply's round trip, as the client
+                    // measures it, then includes the handler's time, as it should.
+                    self.echo = p.header.flags;
                     return Ok(p.payload().to_vec());
                 }
                 Kind::Abort => {
@@ -526,7 +545,11 @@ impl Session {
                     "no request to reply to",
                 ));
             };
-            let d = wire::encode(&Header::new(Kind::Reply, self.id, exchange), message);
+            let h = Header {
+                flags: self.echo,
+                ..Header::new(Kind::Reply, self.id, exchange)
+            };
+            let d = wire::encode(&h, message);
             // Cached before it leaves, so a repeat arriving meanwhile finds it.
             st.answered = Some((exchange, d.clone()));
             d
@@ -561,6 +584,7 @@ impl Session {
             Ok((summary, final_ack)) => {
                 self.state.lock().in_progress = Some((exchange, final_ack));
                 self.expected = exchange.wrapping_add(1).max(1);
+                self.echo = wire::UNKNOWN_COPY;
                 Ok(summary)
             }
             Err(e) => {

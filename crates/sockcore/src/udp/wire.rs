@@ -44,6 +44,16 @@ pub const END_PAYLOAD_LEN: usize = 12;
 /// more until an ACK arrives, so the receiver need not ack every chunk.
 pub const FLAG_ACK_NOW: u16 = 0x0001;
 
+/// The `flags` of a REQUEST carry its copy number (1 for the first transmission, 2 for the
+/// first retransmission, ...) and a REPLY echoes the number of the copy it answers, so the
+/// client can time that copy even after retransmissions (TCP's timestamp option does the
+/// same, RFC 7323 section 4). 0 means "unknown copy": what a peer older than the echo sends,
+/// what a REPLY to an upload carries (an upload has no copy number), and what a REQUEST
+/// carries from its 65,536th copy on, rather than wrap around and be mistaken for an early
+/// one (at one copy per 3 s, after 54 hours of a server saying "working"). The client then
+/// falls back to Karn's rule ([`super::rtt`]).
+pub const UNKNOWN_COPY: u16 = 0;
+
 /// Byte offsets of the header fields (the table in the module docs).
 pub mod field {
     use std::ops::Range;
@@ -123,7 +133,8 @@ pub struct Header {
     pub exchange: u32,
     /// DATA/END: chunk number; ACK: next chunk expected; otherwise 0.
     pub seq: u64,
-    /// DATA/END: [`FLAG_ACK_NOW`]; otherwise 0.
+    /// REQUEST: copy number (1, 2, 3, ...); REPLY: the copy number of the REQUEST it answers,
+    /// or [`UNKNOWN_COPY`]; DATA/END: [`FLAG_ACK_NOW`]; otherwise 0.
     pub flags: u16,
     /// ACK: chunks the receiver accepts from `seq` on; otherwise 0.
     pub window: u16,
@@ -175,7 +186,8 @@ pub fn encode(header: &Header, payload: &[u8]) -> Vec<u8> {
 }
 
 /// Sets the flags field of an encoded datagram in place (a retransmitted chunk may ask for an
-/// ACK when its first copy did not).
+/// ACK when its first copy did not; each copy of a REQUEST carries its own number, and a
+/// cached REPLY echoes the number of the copy it answers).
 pub fn set_flags(datagram: &mut [u8], flags: u16) {
     datagram[field::FLAGS].copy_from_slice(&flags.to_be_bytes());
 }
@@ -279,14 +291,26 @@ pub fn parse_end(payload: &[u8]) -> (u64, u32) {
     (be_u64(payload, 0..8), be_u32(payload, 8..12))
 }
 
-/// The example REQUEST of the module docs: session `0x1234abcd`, exchange 1, text `"hola"`.
+/// The example REQUEST of the module docs: session `0x1234abcd`, exchange 1, first copy,
+/// text `"hola"`.
 pub const EXAMPLE_REQUEST: [u8; 28] = [
     b'S', b'K', 0x01, 0x01, // magic, version 1, kind 1 = REQUEST
     0x12, 0x34, 0xab, 0xcd, // session
     0x00, 0x00, 0x00, 0x01, // exchange 1
     0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, // seq 0
-    0x00, 0x00, 0x00, 0x00, // flags 0, window 0
+    0x00, 0x01, 0x00, 0x00, // flags: copy 1, window 0
     b'h', b'o', b'l', b'a',
+];
+
+/// The example REPLY of the module docs: the answer `"HOLA"` to exchange 1, sent for the
+/// second copy of the request (the first was lost), so the client times that copy.
+pub const EXAMPLE_REPLY: [u8; 28] = [
+    b'S', b'K', 0x01, 0x02, // magic, version 1, kind 2 = REPLY
+    0x12, 0x34, 0xab, 0xcd, // session
+    0x00, 0x00, 0x00, 0x01, // exchange 1
+    0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, // seq 0
+    0x00, 0x02, 0x00, 0x00, // flags: answers copy 2, window 0
+    b'H', b'O', b'L', b'A',
 ];
 
 /// The example ACK of the module docs: exchange 2, chunks 0 to 4 received (next expected 5),
@@ -307,11 +331,27 @@ mod tests {
     /// The doc's REQUEST example is exactly what `encode` writes, and decodes back.
     #[test]
     fn encode_request_matches_doc_example() {
-        let h = Header::new(Kind::Request, 0x1234_abcd, 1);
+        let h = Header {
+            flags: 1,
+            ..Header::new(Kind::Request, 0x1234_abcd, 1)
+        };
         assert_eq!(encode(&h, b"hola"), EXAMPLE_REQUEST);
         let (got, payload) = decode(&EXAMPLE_REQUEST).unwrap();
         assert_eq!(got, h);
         assert_eq!(payload, b"hola");
+    }
+
+    /// The doc's REPLY example echoes copy 2 in `flags`, and decodes back.
+    #[test]
+    fn encode_reply_matches_doc_example() {
+        let h = Header {
+            flags: 2,
+            ..Header::new(Kind::Reply, 0x1234_abcd, 1)
+        };
+        assert_eq!(encode(&h, b"HOLA"), EXAMPLE_REPLY);
+        let (got, payload) = decode(&EXAMPLE_REPLY).unwrap();
+        assert_eq!(got, h);
+        assert_eq!(payload, b"HOLA");
     }
 
     /// The doc's ACK example is what `encode` writes for cumulative 5, window 64, chunks 6, 8.
