@@ -29,12 +29,19 @@
 //! When a queue is full, whoever is talking waits for it, at most [`LAG_TIMEOUT`]: a member
 //! that reads slowly slows the talkers down to its pace, and a member that stopped reading
 //! holds the room up for that long once, then it is disconnected.
+//!
+//! At most `--max-connections` connections are served at once (members and newcomers; the
+//! next one gets the line `ERROR: server busy: ...` and is closed), and a connection that
+//! sends nothing for `--idle-timeout` seconds (a member who only reads, too) is told why and
+//! closed (`sockcore::limits`).
 
 use anyhow::Context;
+use clap::builder::RangedU64ValueParser;
 use clap::Parser;
 use ej8_chatroom_tcp::{
     joined, left, said, ASK_NICK, ERROR_PREFIX, JOINED, MAX_LINE_LEN, MAX_NICK_CHARS, SALIR,
 };
+use sockcore::limits::{self, ConnGuard, ConnLimit, DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_CONNECTIONS};
 use sockcore::lines::{write_line, LineError, LineReader};
 use sockcore::net::{self, Transport};
 use std::collections::VecDeque;
@@ -58,6 +65,16 @@ struct Args {
     /// Port to listen on (0: let the OS choose; the readiness line says which).
     #[arg(long, default_value_t = 1045)]
     port: u16,
+    /// Connections served at once, members and newcomers; the next one gets the line
+    /// "ERROR: server busy: ..." and is closed.
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_MAX_CONNECTIONS,
+          value_parser = RangedU64ValueParser::<usize>::new().range(1..))]
+    max_connections: usize,
+    /// Seconds a connection may send nothing (a member who only reads, too) before the
+    /// server closes it, telling it why; a newcomer has at most 60 s to give a nickname.
+    #[arg(long, value_name = "SECS", default_value_t = DEFAULT_IDLE_TIMEOUT.as_secs(),
+          value_parser = clap::value_parser!(u64).range(1..))]
+    idle_timeout: u64,
 }
 
 /// Lines waiting for one member, at most, beyond what the kernel's socket buffers hold.
@@ -74,12 +91,13 @@ const LAG_TIMEOUT: Duration = Duration::from_secs(2);
 /// room nobody waits for its queue, and its writer thread must not stay stuck forever.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// How long a newcomer has to give an acceptable nickname before its connection is closed:
-/// a connection that says nothing must not hold a thread forever.
+/// How long a newcomer has to give an acceptable nickname before its connection is closed
+/// (or `--idle-timeout`, if shorter): a connection that says nothing must not hold a thread
+/// for long.
 const NICK_TIMEOUT: Duration = Duration::from_secs(60);
 
-/// Members at once (two threads each). A production server would also cap connections that
-/// have not joined yet, and per address.
+/// Members at once (two threads each). Connections of any kind, newcomers included, are
+/// capped by `--max-connections`; a production server would also cap them per address.
 const MAX_MIEMBROS: usize = 512;
 
 fn main() -> ExitCode {
@@ -90,29 +108,50 @@ fn run(args: Args) -> anyhow::Result<()> {
     // Python: sock.bind(('localhost', 1045)); sock.listen(1)
     let listener = net::bind_tcp(&args.host, args.port)?;
     net::announce(listener.local_addr()?, Transport::Tcp);
-    aceptar_clientes(listener)
+    let idle = Duration::from_secs(args.idle_timeout);
+    aceptar_clientes(listener, ConnLimit::new(args.max_connections), idle)
 }
 
-/// Accepts members forever, a thread each (Python: `aceptar_clientes()`). Only an error of
-/// the listening socket ends it.
+/// Accepts members forever, a thread each (Python: `aceptar_clientes()`), at most
+/// `limit.max()` at once. Only an error of the listening socket ends it.
 ///
 /// The report asks for the nickname inside this loop, so one newcomer who never answers
 /// stops everybody else from joining; here the nickname is asked by the member's thread.
-fn aceptar_clientes(listener: TcpListener) -> anyhow::Result<()> {
+fn aceptar_clientes(listener: TcpListener, limit: ConnLimit, idle: Duration) -> anyhow::Result<()> {
     let sala = Arc::new(Sala::default());
     loop {
         let (socket_cliente, addr) = match listener.accept() {
             Ok(conn) => conn,
-            // A connection reset before we accepted it is that client's problem, not ours.
-            Err(e) if e.kind() == io::ErrorKind::ConnectionAborted => continue,
-            Err(e) => return Err(e).context("accepting a connection"),
+            Err(e) => match limits::accept_retry_after(&e) {
+                Some(wait) => {
+                    // Out of file descriptors or memory: the client waits in the listen
+                    // queue; retrying at once would spin.
+                    if !wait.is_zero() {
+                        eprintln!("server: accepting a connection: {e}; retrying in {wait:?}");
+                        thread::sleep(wait);
+                    }
+                    continue;
+                }
+                None => return Err(e).context("accepting a connection"),
+            },
+        };
+        // Every connection costs two threads and a socket: past the limit, a client is told
+        // so and closed, instead of the server running out of either for everyone.
+        let Some(plaza) = limit.try_acquire() else {
+            let why = limit.busy_reason();
+            eprintln!("server: {addr}: refused: {why}");
+            limits::refuse_connection(socket_cliente, format!("{ERROR_PREFIX}{why}\n").as_bytes());
+            continue;
         };
         let sala = Arc::clone(&sala);
-        thread::spawn(move || {
-            if let Err(e) = atender(&sala, socket_cliente, addr) {
+        let spawned = limits::spawn_connection(move || {
+            if let Err(e) = atender(&sala, socket_cliente, addr, idle, plaza) {
                 eprintln!("server: {addr}: {e:#}");
             }
         });
+        if let Err(e) = spawned {
+            eprintln!("server: {addr}: cannot start a thread for it: {e}");
+        }
     }
 }
 
@@ -345,18 +384,25 @@ impl Cola {
 }
 
 /// One connection, from the nickname to the goodbye. Errors are this member's alone.
-fn atender(sala: &Sala, socket: TcpStream, addr: SocketAddr) -> anyhow::Result<()> {
+/// `plaza` is its place under `--max-connections`, given back when it ends.
+fn atender(
+    sala: &Sala,
+    socket: TcpStream,
+    addr: SocketAddr,
+    idle: Duration,
+    plaza: ConnGuard,
+) -> anyhow::Result<()> {
     socket.set_nodelay(true)?;
     socket.set_write_timeout(Some(WRITE_TIMEOUT))?;
     let cola = Arc::new(Cola::default());
     let escritor = {
         let (socket, cola) = (socket.try_clone()?, Arc::clone(&cola));
-        thread::spawn(move || escribir(&socket, &cola))
+        limits::spawn_connection(move || escribir(&socket, &cola))?
     };
     let mut lector = LineReader::new(socket.try_clone()?, MAX_LINE_LEN);
 
-    let result = pedir_apodo(sala, &socket, addr, &cola, &mut lector).and_then(|id| {
-        let result = recibir(sala, id, addr, &cola, &mut lector);
+    let result = pedir_apodo(sala, &socket, addr, &cola, &mut lector, idle).and_then(|id| {
+        let result = recibir(sala, id, addr, &cola, &mut lector, idle);
         sala.eliminar_cliente(id);
         result
     });
@@ -364,6 +410,9 @@ fn atender(sala: &Sala, socket: TcpStream, addr: SocketAddr) -> anyhow::Result<(
     // closed, so the member gets every line up to its own leaving.
     cola.close();
     let _ = escritor.join();
+    // The place is free before the client sees the close, so a client that has seen it can
+    // connect again at once.
+    drop(plaza);
     let _ = socket.shutdown(Shutdown::Both);
     result
 }
@@ -376,8 +425,10 @@ fn pedir_apodo(
     addr: SocketAddr,
     cola: &Arc<Cola>,
     lector: &mut LineReader<TcpStream>,
+    idle: Duration,
 ) -> anyhow::Result<u64> {
-    socket.set_read_timeout(Some(NICK_TIMEOUT))?;
+    let nick_timeout = NICK_TIMEOUT.min(idle);
+    socket.set_read_timeout(Some(nick_timeout))?;
     loop {
         // Not a member yet: only this thread fills the queue, one line per answer.
         let _ = cola.try_push(ASK_NICK.into());
@@ -388,10 +439,12 @@ fn pedir_apodo(
                 let _ = cola.try_push(linea_rechazada(&e).into());
                 continue;
             }
-            Err(e) => {
-                return Err(net::timeout_as_timed_out(e, "waiting for a nickname"))
-                    .context("reading the nickname")
+            Err(e) if net::is_timeout(&e) => {
+                let e = limits::idle_error(e, nick_timeout, "waiting for a nickname");
+                let _ = cola.try_push(format!("{ERROR_PREFIX}{e}").into());
+                return Err(e.into());
             }
+            Err(e) => return Err(e).context("reading the nickname"),
         };
         if let Some(why) = apodo_no_valido(&apodo) {
             let _ = cola.try_push(why.into());
@@ -408,8 +461,9 @@ fn pedir_apodo(
         match sala.unirse(cliente) {
             Ok(()) => {
                 println!("~ {apodo} se ha unido al chat ~");
-                // A member may stay quiet for as long as they like.
-                socket.set_read_timeout(None)?;
+                // A member who only reads is closed too: the server cannot tell a quiet
+                // reader from a peer that vanished without a FIN.
+                socket.set_read_timeout(Some(idle))?;
                 return Ok(id);
             }
             Err(why) => {
@@ -427,6 +481,7 @@ fn recibir(
     addr: SocketAddr,
     cola: &Cola,
     lector: &mut LineReader<TcpStream>,
+    idle: Duration,
 ) -> anyhow::Result<()> {
     loop {
         // Python: data = cliente.recv(1024) -- one recv is not one line; a LineReader is.
@@ -443,6 +498,11 @@ fn recibir(
             Err(e) if LineError::of(&e).is_some() => {
                 eprintln!("server: {addr}: refused a line: {e}");
                 let _ = cola.push_timeout(linea_rechazada(&e).into(), LAG_TIMEOUT);
+            }
+            Err(e) if net::is_timeout(&e) => {
+                let e = limits::idle_error(e, idle, "waiting for a message");
+                let _ = cola.push_timeout(format!("{ERROR_PREFIX}{e}").into(), LAG_TIMEOUT);
+                return Err(e.into());
             }
             Err(e) => return Err(e).context("reading from the member"),
         }
