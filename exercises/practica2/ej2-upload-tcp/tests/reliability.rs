@@ -105,6 +105,7 @@ fn garbage_never_stops_the_server() {
         &mut rng,
         200,
         &["SEND", "OVERWRITE", "yes", "no"],
+        &[],
     );
     assert_eq!(sent.total(), 200);
     assert!(sent.oversized > 0 && sent.truncated > 0 && sent.commands > 0);

@@ -100,7 +100,7 @@ fn garbage_never_stops_the_server() {
     let s = setup();
     fs::write(s.srv("x.jpg"), "imagen").unwrap();
     let mut rng = support::seeded("ej5-image-tcp garbage_never_stops_the_server");
-    let sent = support::tcp_garbage(s.server.addr(), &mut rng, 200, &["GET"]);
+    let sent = support::tcp_garbage(s.server.addr(), &mut rng, 200, &["GET"], &[]);
     assert_eq!(sent.total(), 200);
     assert!(sent.oversized > 0 && sent.truncated > 0 && sent.commands > 0);
     s.client(&["x.jpg"], "").success();

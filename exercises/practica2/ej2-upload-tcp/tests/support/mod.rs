@@ -84,16 +84,24 @@ pub fn random_command(rng: &mut TestRng, verbs: &[&str]) -> Vec<u8> {
 /// Opens `rounds` connections to `addr`, sending on each one kind of garbage (random bytes;
 /// a frame cut short; a header over [`MAX_FRAME_LEN`], up to 4 GiB; or a whole frame with
 /// one of `verbs` and random arguments), then closes its sending side and reads whatever the
-/// server answers until it closes (each read bounded by a timeout).
+/// server answers until it closes (each read bounded by a timeout). On half the connections
+/// the garbage follows the frames of `preamble` (e.g. a login), to reach a later state.
 pub fn tcp_garbage(
     addr: SocketAddr,
     rng: &mut TestRng,
     rounds: usize,
     verbs: &[&str],
+    preamble: &[&str],
 ) -> TcpGarbage {
     let mut sent = TcpGarbage::default();
     for _ in 0..rounds {
-        let bytes = match rng.gen_range(0..4) {
+        let mut bytes = Vec::new();
+        if rng.gen_bool(0.5) {
+            for p in preamble {
+                frame::send_text(&mut bytes, p).expect("a Vec");
+            }
+        }
+        bytes.extend(match rng.gen_range(0..4) {
             0 => {
                 sent.random += 1;
                 let len = rng.gen_range(1..3000);
@@ -124,7 +132,7 @@ pub fn tcp_garbage(
                 }
                 f
             }
-        };
+        });
         let Ok(mut c) = TcpStream::connect(addr) else {
             panic!("the server stopped accepting connections");
         };
