@@ -27,11 +27,12 @@
 
 use anyhow::{bail, Context};
 use clap::{Parser, ValueEnum};
+use ej2_upload_udp::parse_received;
 use sockcore::cli::{ask_yes_no, input};
 use sockcore::files::local_file_name;
 use sockcore::net;
 use sockcore::progress::Progress;
-use sockcore::udp::{self, BodySummary, Config};
+use sockcore::udp::{self, Config};
 use std::fs::{self, File};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -196,15 +197,4 @@ fn request(conn: &mut udp::Client, message: &str) -> anyhow::Result<String> {
 
 fn text(bytes: Vec<u8>) -> anyhow::Result<String> {
     String::from_utf8(bytes).context("the server's reply is not UTF-8 text")
-}
-
-/// Parses `RECEIVED <size> <crc32 hex>`.
-fn parse_received(reply: &str) -> Option<BodySummary> {
-    let mut words = reply.strip_prefix("RECEIVED ")?.split(' ');
-    let size = words.next()?.parse().ok()?;
-    let crc32 = u32::from_str_radix(words.next()?, 16).ok()?;
-    words
-        .next()
-        .is_none()
-        .then_some(BodySummary { size, crc32 })
 }

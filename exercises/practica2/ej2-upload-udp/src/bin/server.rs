@@ -33,6 +33,7 @@
 
 use anyhow::{bail, Context};
 use clap::Parser;
+use ej2_upload_udp::parse_send;
 use sockcore::files::{AtomicFile, Overwrite, Root};
 use sockcore::net::{self, Transport};
 use sockcore::udp::{self, Config, Session};
@@ -126,9 +127,7 @@ fn dialogue(session: &mut Session, root: &Root, max_size: u64) -> anyhow::Result
     session.reply(b"HELLO")?;
 
     let request = recv_text(session)?;
-    let Some(name) = request.strip_prefix("SEND ") else {
-        bail!("expected SEND <name>, got {request:?}");
-    };
+    let name = parse_send(&request).map_err(anyhow::Error::msg)?;
     println!("Petición de envío: {name}");
     let dest = root.path_of(name)?;
     if dest.is_dir() {
