@@ -177,6 +177,13 @@
 //! a few lines per second at most) and dropped, never answered with more than one small
 //! ABORT.
 //!
+//! [`serve`] runs until its socket fails. [`serve_until`] also returns when its
+//! [`StopHandle`] is stopped (by the caller, or by a handler: the shell's `exit`): it takes
+//! no new session or request, lets exchanges in progress finish for a grace period
+//! ([`server::STOP_GRACE`]) and aborts the rest, then keeps answering repeats of the last
+//! replies for [`server::STOP_LINGER`] (3.5 s, longer than the longest RTO), so a client
+//! whose last reply was lost still gets it, and returns.
+//!
 //! ```no_run
 //! use sockcore::udp::{serve, Client, Config};
 //! // Server: answer every request in capitals until "exit".
@@ -222,7 +229,7 @@ pub mod wire;
 pub use crate::frame::BodySummary;
 pub use bulk::{RequestStats, TransferStats};
 pub use client::Client;
-pub use server::{serve, Session};
+pub use server::{serve, serve_until, Session, StopHandle};
 
 use std::io;
 use std::net::{SocketAddr, UdpSocket};

@@ -10,7 +10,7 @@ use crate::net;
 use std::collections::HashMap;
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, UdpSocket};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread;
@@ -40,8 +40,27 @@ const NAP: Duration = Duration::from_micros(50);
 /// ...for this long, before it blocks until the demultiplexer wakes it.
 const NAP_FOR: Duration = Duration::from_millis(2);
 
-/// How often the demultiplexer forgets expired sessions (its read timeout).
+/// How often the demultiplexer forgets expired sessions.
 const SWEEP_EVERY: Duration = Duration::from_millis(500);
+
+/// How often the demultiplexer, and each session waiting for a request, look whether the
+/// server was asked to stop: `recv_from` and a channel's `recv` cannot be interrupted from
+/// another thread, so they wait at most this long at a time. Short enough that a stop feels
+/// immediate, long enough that an idle server costs nothing. (A production server would wait
+/// on the socket and a wake-up event together: `poll`, or an async runtime.)
+const STOP_POLL: Duration = Duration::from_millis(100);
+
+/// Default grace of [`StopHandle`]: how long a stopping server lets sessions in the middle of
+/// an exchange (a slow request, a transfer) finish it before aborting them. As long as the
+/// default [`super::PEER_TIMEOUT`]: a peer silent for that long is given up anyway.
+pub const STOP_GRACE: Duration = Duration::from_secs(10);
+
+/// Default linger of [`StopHandle`]: how long a stopped server keeps answering repeats of
+/// its last replies after every session has finished. A client whose last reply was lost
+/// asks again after its retransmission timeout, at most [`super::rtt::MAX_RTO`] (3 s); half a
+/// second more lets that repeat arrive and be answered. (A second loss in a row is not
+/// covered: lingering for the client's whole patience, 10 s or more, would make `exit` slow.)
+pub const STOP_LINGER: Duration = Duration::from_millis(3_500);
 
 /// At most this many log lines per second about bad datagrams; the rest are counted.
 const LOG_BURST: u32 = 10;
@@ -87,11 +106,102 @@ struct ServerInfo {
     rcvbuf: usize,
     /// Sessions receiving a bulk transfer right now; they share the socket's buffer.
     receivers: AtomicUsize,
+    /// Set when the server is asked to stop: sessions take no new request.
+    stop: StopHandle,
+}
+
+/// Asks a server started with [`serve_until`] to stop: no new session or request is taken,
+/// sessions in the middle of an exchange get a grace period to finish it, then the server
+/// keeps answering repeats of its last replies for a while (lingers) and returns.
+///
+/// Clones share one flag, so a clone moved into the handler lets a client's request stop
+/// the server (ej6's `exit`), and a clone kept by the caller stops it from outside (a test,
+/// a signal handler).
+///
+/// ```no_run
+/// use sockcore::udp::{serve_until, Config, StopHandle};
+/// let socket = sockcore::net::bind_udp("127.0.0.1", 5006)?;
+/// let stop = StopHandle::new();
+/// let in_handler = stop.clone();
+/// serve_until(socket, Config::default(), move |mut s| {
+///     while let Ok(req) = s.recv_request() {
+///         if s.reply(b"OK").is_err() {
+///             break;
+///         }
+///         if req == b"exit" {
+///             in_handler.stop(); // serve_until returns once the reply had time to arrive
+///             break;
+///         }
+///     }
+/// }, stop)?;
+/// # Ok::<(), std::io::Error>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct StopHandle {
+    inner: Arc<StopInner>,
+}
+
+#[derive(Debug)]
+struct StopInner {
+    stopping: AtomicBool,
+    grace: Duration,
+    linger: Duration,
+}
+
+impl Default for StopHandle {
+    fn default() -> Self {
+        StopHandle::new()
+    }
+}
+
+impl StopHandle {
+    /// A handle with the default grace ([`STOP_GRACE`]) and linger ([`STOP_LINGER`]).
+    pub fn new() -> StopHandle {
+        StopHandle::with_timing(STOP_GRACE, STOP_LINGER)
+    }
+
+    /// A handle that gives exchanges in progress `grace` to finish, and then answers repeats
+    /// of the last replies for `linger` before [`serve_until`] returns.
+    pub fn with_timing(grace: Duration, linger: Duration) -> StopHandle {
+        StopHandle {
+            inner: Arc::new(StopInner {
+                stopping: AtomicBool::new(false),
+                grace,
+                linger,
+            }),
+        }
+    }
+
+    /// Asks the server to stop, and returns at once (a handler may call it, then return).
+    /// Calling it again changes nothing.
+    pub fn stop(&self) {
+        self.inner.stopping.store(true, Ordering::SeqCst);
+    }
+
+    /// True once [`StopHandle::stop`] was called on this handle or a clone.
+    pub fn is_stopping(&self) -> bool {
+        self.inner.stopping.load(Ordering::SeqCst)
+    }
+}
+
+/// Where a server is in stopping: serving, letting exchanges finish, or lingering.
+#[derive(Debug, Clone, Copy)]
+enum Phase {
+    Serving,
+    /// Until every session has finished, or the grace ends.
+    Draining {
+        grace_until: Instant,
+    },
+    /// Answering repeats from the caches until then.
+    Lingering {
+        until: Instant,
+    },
 }
 
 struct Entry {
     state: Arc<SessionState>,
-    inbox: mpsc::Sender<Incoming>,
+    /// The session's queue; `None` once the session was aborted because the server stopped.
+    inbox: Option<mpsc::Sender<Incoming>>,
     last_abort: Option<Instant>,
     /// When a cached answer was last replayed for a stray DATA chunk (rate limit).
     last_replay: Option<Instant>,
@@ -102,7 +212,7 @@ struct Entry {
 ///
 /// Datagrams that do not decode, are truncated, or belong to no session are dropped and
 /// logged on stderr (`server: ...`, at most a few lines per second); a handler that fails
-/// or panics ends its own session only.
+/// or panics ends its own session only. To be able to stop the server, use [`serve_until`].
 ///
 /// # Errors
 /// `InvalidInput` when `config` is out of range; otherwise only an error of the socket
@@ -111,15 +221,49 @@ pub fn serve<F>(socket: UdpSocket, config: Config, handler: F) -> io::Result<()>
 where
     F: Fn(Session) + Send + Sync + 'static,
 {
+    // Nobody else holds this handle, so the server never stops.
+    serve_until(socket, config, handler, StopHandle::new())
+}
+
+/// Serves sessions on `socket` as [`serve`] does, until `stop` (or a clone of it) is
+/// stopped; then returns `Ok(())` after these steps:
+///
+/// 1. **No new work.** A new session is refused with an ABORT ("the server is stopping"),
+///    and so is any new request in an existing one: [`Session::recv_request`] fails with
+///    [`io::ErrorKind::NotConnected`] within 0.1 s, also when it was already waiting, so a
+///    handler's `while let Ok(req) = session.recv_request()` loop ends.
+/// 2. **Grace.** A session in the middle of an exchange (its handler has taken a request and
+///    not replied yet, or is running a bulk transfer) may finish it, for up to the handle's
+///    grace ([`STOP_GRACE`] by default). One still running then is aborted: its client gets
+///    an ABORT ("the server stopped before answering"), and the session's calls fail with
+///    [`io::ErrorKind::NotConnected`].
+/// 3. **Linger.** When every session has finished (or the grace ended), the server keeps
+///    answering repeats of each session's last reply from its cache, for the handle's linger
+///    ([`STOP_LINGER`] by default), so a client whose last reply was lost still gets it.
+///
+/// A handler thread that ignores the errors and keeps running is not waited for.
+///
+/// # Errors
+/// As [`serve`].
+pub fn serve_until<F>(
+    socket: UdpSocket,
+    config: Config,
+    handler: F,
+    stop: StopHandle,
+) -> io::Result<()>
+where
+    F: Fn(Session) + Send + Sync + 'static,
+{
     config.validate()?;
     let rcvbuf = tune_socket(&socket, config.socket_buffer);
-    socket.set_read_timeout(Some(SWEEP_EVERY))?;
+    socket.set_read_timeout(Some(STOP_POLL))?;
     let mut demux = Demux {
         socket: Arc::new(socket),
         handler: Arc::new(handler),
         info: Arc::new(ServerInfo {
             rcvbuf,
             receivers: AtomicUsize::new(0),
+            stop,
         }),
         linger: config.peer_timeout * LINGER_FACTOR,
         config,
@@ -127,6 +271,8 @@ where
         log: LogLimit::default(),
         last_unknown_abort: None,
         next_sweep: Instant::now() + SWEEP_EVERY,
+        phase: Phase::Serving,
+        next_stop_check: Instant::now(),
     };
     let mut buf = vec![0u8; MAX_DATAGRAM_LEN + 1];
     loop {
@@ -146,6 +292,10 @@ where
         if Instant::now() >= demux.next_sweep {
             demux.sweep();
         }
+        if Instant::now() >= demux.next_stop_check && demux.stopped() {
+            demux.log.flush();
+            return Ok(());
+        }
     }
 }
 
@@ -161,9 +311,82 @@ struct Demux {
     log: LogLimit,
     last_unknown_abort: Option<Instant>,
     next_sweep: Instant,
+    phase: Phase,
+    /// Stopping is looked at once per [`STOP_POLL`], not once per datagram.
+    next_stop_check: Instant,
 }
 
 impl Demux {
+    /// Moves the stop through its phases (see [`serve_until`]); true when it is complete.
+    fn stopped(&mut self) -> bool {
+        let now = Instant::now();
+        self.next_stop_check = now + STOP_POLL;
+        let stop = Arc::clone(&self.info.stop.inner);
+        match self.phase {
+            Phase::Serving if stop.stopping.load(Ordering::SeqCst) => {
+                self.phase = Phase::Draining {
+                    grace_until: now + stop.grace,
+                };
+                false
+            }
+            Phase::Serving => false,
+            Phase::Draining { grace_until } => {
+                let unfinished = self.unfinished();
+                if unfinished.is_empty() || now >= grace_until {
+                    for key in unfinished {
+                        self.abort_unfinished(key);
+                    }
+                    self.phase = Phase::Lingering {
+                        until: now + stop.linger,
+                    };
+                }
+                false
+            }
+            Phase::Lingering { until } => now >= until,
+        }
+    }
+
+    /// True from the moment [`StopHandle::stop`] was called: from then on nothing new is
+    /// started, even before the next look at the phases.
+    fn stopping(&self) -> bool {
+        self.info.stop.is_stopping()
+    }
+
+    /// Sessions whose handler has not let go yet.
+    fn unfinished(&self) -> Vec<(SocketAddr, u32)> {
+        self.sessions
+            .iter()
+            .filter(|(_, e)| e.state.lock().finished_at.is_none())
+            .map(|(k, _)| *k)
+            .collect()
+    }
+
+    /// The grace is over and this session is still busy: tell its client, and cut its queue
+    /// so that its handler's next call fails.
+    fn abort_unfinished(&mut self, key: (SocketAddr, u32)) {
+        let Some(entry) = self.sessions.get_mut(&key) else {
+            return;
+        };
+        let exchange = {
+            let mut st = entry.state.lock();
+            // No more "working" ACKs for the request being aborted: its repeats get an ABORT.
+            st.in_progress
+                .take()
+                .map(|(e, _)| e)
+                .or(st.answered.as_ref().map(|(e, _)| e.wrapping_add(1).max(1)))
+                .unwrap_or(1)
+        };
+        entry.inbox = None;
+        entry.last_abort = Some(Instant::now());
+        let about = Header::new(Kind::Abort, key.1, exchange);
+        send_abort(
+            &self.socket,
+            key.0,
+            about,
+            "the server stopped before answering",
+        );
+    }
+
     fn on_datagram(&mut self, d: &[u8], from: SocketAddr) {
         // Rule 1: the buffer is one byte longer than any legal datagram.
         if d.len() > MAX_DATAGRAM_LEN {
@@ -183,6 +406,7 @@ impl Demux {
             }
         };
         let key = (from, header.session);
+        let stopping = self.stopping();
         let Some(entry) = self.sessions.get_mut(&key) else {
             self.unknown_session(d, from, header);
             return;
@@ -231,24 +455,44 @@ impl Demux {
                         .is_none_or(|t| t.elapsed() >= ABORT_INTERVAL);
                     if due {
                         entry.last_abort = Some(Instant::now());
-                        send_abort(&self.socket, from, header, "the session is closed");
+                        let reason = if stopping {
+                            "the server is stopping"
+                        } else {
+                            "the session is closed"
+                        };
+                        send_abort(&self.socket, from, header, reason);
                     }
                 }
                 return;
             }
         }
+        let Some(inbox) = &entry.inbox else {
+            // Aborted when the server stopped; its client was told, remind it now and then.
+            let due = entry
+                .last_abort
+                .is_none_or(|t| t.elapsed() >= ABORT_INTERVAL);
+            if due && header.kind != Kind::Abort {
+                entry.last_abort = Some(Instant::now());
+                send_abort(&self.socket, from, header, "the server is stopping");
+            }
+            return;
+        };
         let queued = entry.state.queued.load(Ordering::Relaxed);
         if queued + d.len() > QUEUE_LIMIT {
             return; // the session is not keeping up: drop, as a full socket buffer would
         }
         entry.state.queued.fetch_add(d.len(), Ordering::Relaxed);
-        let _ = entry.inbox.send(Incoming {
+        let _ = inbox.send(Incoming {
             header,
             datagram: d.to_vec(),
         });
     }
 
     fn unknown_session(&mut self, d: &[u8], from: SocketAddr, header: Header) {
+        if header.kind == Kind::Request && header.exchange == 1 && self.stopping() {
+            send_abort(&self.socket, from, header, "the server is stopping");
+            return;
+        }
         if header.kind == Kind::Request && header.exchange == 1 {
             let active = self
                 .sessions
@@ -313,7 +557,7 @@ impl Demux {
             (from, header.session),
             Entry {
                 state,
-                inbox: tx,
+                inbox: Some(tx),
                 last_abort: None,
                 last_replay: None,
             },
@@ -480,6 +724,7 @@ impl Session {
     /// - [`io::ErrorKind::TimedOut`] after `idle_timeout` without a request (the client
     ///   left, or its user is away);
     /// - [`io::ErrorKind::ConnectionAborted`] when the client aborted;
+    /// - [`io::ErrorKind::NotConnected`] when the server is stopping ([`serve_until`]);
     /// - [`io::ErrorKind::InvalidInput`] when the previous request was not answered.
     pub fn recv_request(&mut self) -> io::Result<Vec<u8>> {
         self.check_open()?;
@@ -487,19 +732,25 @@ impl Session {
         let idle = self.config.idle_timeout;
         let start = Instant::now();
         loop {
+            if self.info.stop.is_stopping() {
+                return Err(io::Error::new(
+                    io::ErrorKind::NotConnected,
+                    "the server is stopping: no new requests",
+                ));
+            }
             let left = idle.saturating_sub(start.elapsed());
-            let p = match self.recv(left)? {
-                Some(p) => p,
-                None => {
-                    return Err(io::Error::new(
-                        io::ErrorKind::TimedOut,
-                        format!(
-                            "no request from {} for {:.1} s: session closed",
-                            self.peer,
-                            idle.as_secs_f64()
-                        ),
-                    ))
-                }
+            if left.is_zero() {
+                return Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    format!(
+                        "no request from {} for {:.1} s: session closed",
+                        self.peer,
+                        idle.as_secs_f64()
+                    ),
+                ));
+            }
+            let Some(p) = self.recv(left.min(STOP_POLL))? else {
+                continue;
             };
             match p.header.kind {
                 Kind::Request if p.header.exchange == exchange => {
@@ -526,6 +777,8 @@ impl Session {
     /// # Errors
     /// - [`io::ErrorKind::InvalidInput`] when there is nothing to answer, or `message` is
     ///   longer than [`MAX_MESSAGE_LEN`];
+    /// - [`io::ErrorKind::NotConnected`] when the server stopped and its grace ran out before
+    ///   this reply ([`serve_until`]);
     /// - the OS error of sending.
     pub fn reply(&mut self, message: &[u8]) -> io::Result<()> {
         if message.len() > MAX_MESSAGE_LEN {
@@ -540,6 +793,10 @@ impl Session {
         let d = {
             let mut st = self.state.lock();
             let Some((exchange, _)) = st.in_progress.take() else {
+                if self.info.stop.is_stopping() {
+                    // The grace ran out: the demultiplexer aborted this exchange.
+                    return Err(server_stopped());
+                }
                 return Err(io::Error::new(
                     io::ErrorKind::InvalidInput,
                     "no request to reply to",

@@ -919,3 +919,189 @@ fn requests_through_heavy_loss_keep_the_rto_low() {
         s.timeout_wait
     );
 }
+
+/// How `serve_until` ended, and when.
+type Ended = mpsc::Receiver<(io::Result<()>, Instant)>;
+
+/// Starts `serve_until` with `handler` and `stop` on a thread; returns the address and where
+/// its result arrives.
+fn start_until(
+    stop: StopHandle,
+    handler: impl Fn(Session) + Send + Sync + 'static,
+) -> (SocketAddr, Ended) {
+    let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let addr = socket.local_addr().unwrap();
+    let (tx, rx) = mpsc::channel();
+    thread::spawn(move || {
+        let result = serve_until(socket, quick(), handler, stop);
+        let _ = tx.send((result, Instant::now()));
+    });
+    (addr, rx)
+}
+
+/// A request sent by hand: exchange `exchange`, copy `copy`.
+fn raw_request(session: u32, exchange: u32, copy: u16, text: &[u8]) -> Vec<u8> {
+    let h = Header {
+        flags: copy,
+        ..Header::new(Kind::Request, session, exchange)
+    };
+    wire::encode(&h, text)
+}
+
+/// The handout's `exit`: a handler stops the server after answering. Idle sessions end at
+/// once (their `recv_request` fails), new sessions are refused, the repeat of the `exit`
+/// request is still answered from the cache while the server lingers, and `serve_until`
+/// then returns.
+#[test]
+fn stop_from_a_handler_lingers_for_repeats_then_returns() {
+    // Long enough for the steps below on a busy machine; the suite runs tests in parallel.
+    let linger = Duration::from_secs(2);
+    let stop = StopHandle::with_timing(Duration::from_secs(5), linger);
+    let (ended_tx, ended_rx) = mpsc::channel();
+    let ended_tx = std::sync::Mutex::new(ended_tx);
+    let in_handler = stop.clone();
+    let (addr, done) = start_until(stop, move |mut s| loop {
+        match s.recv_request() {
+            Ok(req) => {
+                if s.reply(&req.to_ascii_uppercase()).is_err() {
+                    return;
+                }
+                if req == b"exit" {
+                    in_handler.stop();
+                    return;
+                }
+            }
+            Err(e) => {
+                let _ = ended_tx.lock().unwrap().send(e);
+                return;
+            }
+        }
+    });
+    let mut idle = Client::new(addr, quick()).unwrap();
+    assert_eq!(idle.request(b"hola").unwrap(), b"HOLA");
+
+    let sock = raw();
+    // The linger starts after the stop, which follows this request: a safe lower bound.
+    let asked = Instant::now();
+    sock.send_to(&raw_request(9, 1, 1, b"exit"), addr).unwrap();
+    let (h, p) = recv_decoded(&sock);
+    assert_eq!(
+        (h.kind, h.flags, p.as_slice()),
+        (Kind::Reply, 1, &b"EXIT"[..])
+    );
+
+    // The idle session's handler is told, promptly, and its client is refused.
+    let e = ended_rx.recv_timeout(WAIT).unwrap();
+    assert_eq!(e.kind(), io::ErrorKind::NotConnected, "{e}");
+    let e = idle.request(b"more").unwrap_err();
+    assert_eq!(e.kind(), io::ErrorKind::ConnectionAborted, "{e}");
+    assert!(e.to_string().ends_with("the server is stopping"), "{e}");
+
+    // A new client is refused.
+    let newcomer = raw();
+    newcomer
+        .send_to(&raw_request(10, 1, 1, b"hola"), addr)
+        .unwrap();
+    let (h, p) = recv_decoded(&newcomer);
+    assert_eq!(
+        (h.kind, p.as_slice()),
+        (Kind::Abort, &b"the server is stopping"[..])
+    );
+
+    // The `exit` reply was lost: its repeat is answered from the cache, echoing copy 2.
+    sock.send_to(&raw_request(9, 1, 2, b"exit"), addr).unwrap();
+    let (h, p) = recv_decoded(&sock);
+    assert_eq!(
+        (h.kind, h.flags, p.as_slice()),
+        (Kind::Reply, 2, &b"EXIT"[..])
+    );
+
+    let (result, returned) = done.recv_timeout(WAIT).expect("serve_until returned");
+    result.unwrap();
+    assert!(returned >= asked + linger, "returned before lingering");
+}
+
+/// A request taken before the stop is answered: the server waits for it (within the
+/// grace), the client gets its reply, and only then does `serve_until` return.
+#[test]
+fn stop_lets_an_exchange_in_progress_finish() {
+    let stop = StopHandle::with_timing(WAIT, Duration::from_millis(100));
+    let (taken_tx, taken_rx) = mpsc::channel();
+    let (go_tx, go_rx) = mpsc::channel::<()>();
+    let (taken_tx, go_rx) = (
+        std::sync::Mutex::new(taken_tx),
+        std::sync::Mutex::new(go_rx),
+    );
+    let (addr, done) = start_until(stop.clone(), move |mut s| {
+        if s.recv_request().is_ok() {
+            let _ = taken_tx.lock().unwrap().send(());
+            let _ = go_rx.lock().unwrap().recv_timeout(WAIT);
+            let _ = s.reply(b"done");
+        }
+    });
+    let client = thread::spawn(move || Client::new(addr, quick()).unwrap().request(b"slow"));
+    taken_rx.recv_timeout(WAIT).unwrap();
+    stop.stop();
+    // While the exchange is in progress: new sessions are refused, the server keeps going.
+    let newcomer = raw();
+    newcomer
+        .send_to(&raw_request(11, 1, 1, b"hola"), addr)
+        .unwrap();
+    let (h, _) = recv_decoded(&newcomer);
+    assert_eq!(h.kind, Kind::Abort);
+    assert!(
+        done.try_recv().is_err(),
+        "returned with an exchange in progress"
+    );
+    go_tx.send(()).unwrap();
+    assert_eq!(client.join().unwrap().unwrap(), b"done");
+    done.recv_timeout(WAIT)
+        .expect("serve_until returned")
+        .0
+        .unwrap();
+}
+
+/// An exchange still in progress when the grace ends is aborted cleanly: the client gets an
+/// ABORT saying why, the handler's late reply fails with NotConnected, and `serve_until`
+/// returns.
+#[test]
+fn stop_aborts_an_exchange_past_the_grace() {
+    let stop = StopHandle::with_timing(Duration::from_millis(200), Duration::from_millis(100));
+    let (taken_tx, taken_rx) = mpsc::channel();
+    let (go_tx, go_rx) = mpsc::channel::<()>();
+    let (late_tx, late_rx) = mpsc::channel();
+    let taken_tx = std::sync::Mutex::new(taken_tx);
+    let (go_rx, late_tx) = (std::sync::Mutex::new(go_rx), std::sync::Mutex::new(late_tx));
+    let (addr, done) = start_until(stop.clone(), move |mut s| {
+        if s.recv_request().is_ok() {
+            let _ = taken_tx.lock().unwrap().send(());
+            let _ = go_rx.lock().unwrap().recv_timeout(WAIT);
+            let _ = late_tx.lock().unwrap().send(s.reply(b"too late"));
+        }
+    });
+    let client = thread::spawn(move || Client::new(addr, quick()).unwrap().request(b"stuck"));
+    taken_rx.recv_timeout(WAIT).unwrap();
+    stop.stop();
+    let e = client.join().unwrap().unwrap_err();
+    assert_eq!(e.kind(), io::ErrorKind::ConnectionAborted, "{e}");
+    assert!(
+        e.to_string()
+            .ends_with("the server stopped before answering"),
+        "{e}"
+    );
+    done.recv_timeout(WAIT)
+        .expect("serve_until returned")
+        .0
+        .unwrap();
+    go_tx.send(()).unwrap();
+    let late = late_rx.recv_timeout(WAIT).unwrap().unwrap_err();
+    assert_eq!(late.kind(), io::ErrorKind::NotConnected, "{late}");
+}
+
+/// The default linger outlasts the longest retransmission timeout, so one lost last reply
+/// is repeated while the server still answers.
+#[test]
+fn stop_linger_outlasts_the_longest_rto() {
+    assert!(server::STOP_LINGER > rtt::MAX_RTO);
+    assert!(server::STOP_GRACE >= PEER_TIMEOUT);
+}
