@@ -10,7 +10,7 @@ use sockcore::frame::BodySummary;
 use sockcore::udp::wire::{self, Header, Kind};
 use std::fs;
 use std::net::{SocketAddr, UdpSocket};
-use support::{hostile_inputs, partial_files, tree, wait_until, UdpGate, DIR_NAME};
+use support::{hostile_inputs, partial_files, tree, wait_until, Hold, UdpGate, DIR_NAME};
 use testkit::{dir_names, random_file, Pair, Proc};
 
 /// A server that takes a silent client for gone after 1 s (instead of 10), so the tests of
@@ -170,7 +170,7 @@ fn client_killed_mid_upload_leaves_no_partial_file() {
     fs::write(s.srv("old.bin"), "original").unwrap();
     for name in ["new.bin", "old.bin"] {
         random_file(&s.cli(name), BIG, 21);
-        let gate = UdpGate::start(s.server.addr(), HOLD_AFTER);
+        let gate = UdpGate::start(s.server.addr(), Hold::DataToServer(HOLD_AFTER));
         let mut c = Proc::spawn(
             &s.client_bin,
             &["--port", &gate.port(), "--overwrite", "yes", name],
@@ -215,7 +215,7 @@ fn client_killed_at_overwrite_question_keeps_old_file() {
 fn server_killed_mid_upload_client_keeps_file_and_exits_1() {
     let mut s = setup();
     let data = fs::read(random_file(&s.cli("big.bin"), BIG, 22)).unwrap();
-    let gate = UdpGate::start(s.server.addr(), HOLD_AFTER);
+    let gate = UdpGate::start(s.server.addr(), Hold::DataToServer(HOLD_AFTER));
     let mut c = Proc::spawn(
         &s.client_bin,
         &["--port", &gate.port(), "--timeout", "1", "big.bin"],

@@ -416,9 +416,22 @@ fn pump(
     }
 }
 
-/// A UDP relay for one client of a `sockcore::udp` server that forwards everything until
-/// `pass` DATA datagrams have gone to the server, and then drops every datagram from the
-/// client: an upload stopped at a known chunk, without timing.
+/// What a [`UdpGate`] lets through before it holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Hold {
+    /// Everything until this many DATA datagrams have gone to the server; then every
+    /// datagram from the client is dropped (an upload stopped at a known chunk).
+    DataToServer(usize),
+    /// Everything until this many REPLY datagrams have gone to the client; then every
+    /// datagram from the server is dropped (a request run, its answer never seen).
+    RepliesToClient(usize),
+}
+
+/// Decides whether a datagram passes the gate.
+type Filter = Box<dyn FnMut(&[u8]) -> bool + Send>;
+
+/// A UDP relay for one client of a `sockcore::udp` server that drops one direction from a
+/// known datagram on ([`Hold`]): a dialogue stopped at a known step, without timing.
 #[derive(Debug)]
 pub struct UdpGate {
     addr: SocketAddr,
@@ -427,57 +440,75 @@ pub struct UdpGate {
 
 impl UdpGate {
     /// Listens on 127.0.0.1 for one client, and relays it to `server`.
-    pub fn start(server: SocketAddr, pass: usize) -> UdpGate {
+    pub fn start(server: SocketAddr, hold: Hold) -> UdpGate {
         let front = UdpSocket::bind("127.0.0.1:0").expect("binding the gate");
         let addr = front.local_addr().expect("gate address");
         let back = UdpSocket::bind("127.0.0.1:0").expect("binding the gate");
         back.connect(server).expect("connecting the gate");
         let state = Arc::new((Mutex::new(GateState::default()), Condvar::new()));
-        let st = Arc::clone(&state);
         for s in [&front, &back] {
             s.set_read_timeout(Some(Duration::from_millis(200)))
                 .expect("read timeout");
         }
         let client: Arc<Mutex<Option<SocketAddr>>> = Arc::default();
+        // Counts the datagrams of `kind` (decoded as sockcore::udp) that pass one way, and
+        // holds that way after `pass` of them.
+        let counter = |kind: Kind, pass: usize, st: Arc<(Mutex<GateState>, Condvar)>| {
+            let mut seen = 0;
+            move |d: &[u8]| -> bool {
+                if matches!(wire::decode(d), Ok((h, _)) if h.kind == kind) {
+                    seen += 1;
+                }
+                if seen > pass {
+                    let (m, cv) = &*st;
+                    m.lock().expect("gate lock").held = true;
+                    cv.notify_all();
+                    return false;
+                }
+                true
+            }
+        };
+        let (mut to_server, mut to_client): (Filter, Filter) = match hold {
+            Hold::DataToServer(n) => (
+                Box::new(counter(Kind::Data, n, Arc::clone(&state))),
+                Box::new(|_: &[u8]| true),
+            ),
+            Hold::RepliesToClient(n) => (
+                Box::new(|_: &[u8]| true),
+                Box::new(counter(Kind::Reply, n, Arc::clone(&state))),
+            ),
+        };
         let (f2, b2, c2, st2) = (
             front.try_clone().expect("clone"),
             back.try_clone().expect("clone"),
             Arc::clone(&client),
             Arc::clone(&state),
         );
-        // Server to client: everything, until the gate is dropped.
+        // Server to client, until the gate is dropped.
         thread::spawn(move || {
             let mut buf = vec![0u8; UDP_MAX + 1];
             while !st2.0.lock().expect("gate lock").open {
                 if let Ok(n) = b2.recv(&mut buf) {
-                    if let Some(to) = *c2.lock().expect("gate lock") {
+                    let to = *c2.lock().expect("gate lock");
+                    if let (Some(to), true) = (to, to_client(&buf[..n])) {
                         let _ = f2.send_to(&buf[..n], to);
                     }
                 }
             }
         });
-        // Client to server: everything until `pass` DATA datagrams, then nothing.
+        // Client to server, until the gate is dropped.
+        let st = Arc::clone(&state);
         thread::spawn(move || {
             let mut buf = vec![0u8; UDP_MAX + 1];
-            let mut data = 0;
             while !st.0.lock().expect("gate lock").open {
                 let Ok((n, from)) = front.recv_from(&mut buf) else {
                     continue;
                 };
                 *client.lock().expect("gate lock") = Some(from);
-                if let Ok((h, _)) = wire::decode(&buf[..n]) {
-                    if h.kind == Kind::Data {
-                        data += 1;
-                    }
+                if to_server(&buf[..n]) {
+                    // The server may be gone (a test killed it): nothing to relay to.
+                    let _ = back.send(&buf[..n]);
                 }
-                if data > pass {
-                    let (m, cv) = &*st;
-                    m.lock().expect("gate lock").held = true;
-                    cv.notify_all();
-                    continue;
-                }
-                // The server may be gone (a test killed it): nothing to relay to.
-                let _ = back.send(&buf[..n]);
             }
         });
         UdpGate { addr, state }
@@ -488,15 +519,18 @@ impl UdpGate {
         self.addr.port().to_string()
     }
 
-    /// Waits (at most [`testkit::WAIT`]) until the client has sent more than `pass` DATA
-    /// datagrams: the server has some of the file, and will get no more.
+    /// Waits (at most [`testkit::WAIT`]) until the gate has dropped its first datagram: the
+    /// dialogue is at the step the [`Hold`] names, and will go no further.
     pub fn wait_held(&self) {
         let (m, cv) = &*self.state;
         let deadline = Instant::now() + testkit::WAIT;
         let mut g = m.lock().expect("gate lock");
         while !g.held {
             let now = Instant::now();
-            assert!(now < deadline, "the upload never reached the gate's limit");
+            assert!(
+                now < deadline,
+                "the dialogue never reached the gate's limit"
+            );
             g = cv.wait_timeout(g, deadline - now).expect("gate lock").0;
         }
     }

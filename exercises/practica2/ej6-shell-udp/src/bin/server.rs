@@ -34,6 +34,7 @@
 
 use anyhow::Context;
 use clap::Parser;
+use ej6_shell_udp::{parse_command, Command};
 use sockcore::files::{check_name, is_partial, AtomicFile, Overwrite, Root};
 use sockcore::net::{self, Transport};
 use sockcore::udp::{self, wire::MAX_MESSAGE_LEN, Config, Session};
@@ -207,21 +208,14 @@ fn send_listing(session: &mut Session, listing: &str) -> anyhow::Result<()> {
 
 /// Runs one command line on the client's current directory.
 fn execute(line: &str, root: &Root, cwd: &mut Vec<String>) -> Outcome {
-    let line = line.trim();
-    let (verb, rest) = match line.split_once(' ') {
-        Some((v, r)) => (v, r.trim()),
-        None => (line, ""),
-    };
-    let result = match (verb, rest) {
-        ("ls", "") => return listing(root, cwd).map_or_else(error, Outcome::Listing),
-        ("exit", "") => return Outcome::Exit,
-        ("rm", name) if !name.is_empty() => rm(root, cwd, name),
-        ("write", args) if !args.is_empty() => write(root, cwd, args),
-        ("cd", dir) if !dir.is_empty() => cd(root, cwd, dir),
-        ("mv", args) if !args.is_empty() => mv(root, cwd, args),
-        _ => Err(format!(
-            "unknown command {line:?} (ls, rm <fichero>, write <fichero> '<mensaje>', cd <directorio>, mv <fichero> <directorio>, exit)"
-        )),
+    let result = match parse_command(line) {
+        Ok(Command::Ls) => return listing(root, cwd).map_or_else(error, Outcome::Listing),
+        Ok(Command::Exit) => return Outcome::Exit,
+        Ok(Command::Rm(name)) => rm(root, cwd, name),
+        Ok(Command::Write { name, mensaje }) => write(root, cwd, name, mensaje),
+        Ok(Command::Cd(dir)) => cd(root, cwd, dir),
+        Ok(Command::Mv { file, dir }) => mv(root, cwd, file, dir),
+        Err(why) => Err(why),
     };
     match result {
         Ok(done) => Outcome::Reply(format!("OK {done}")),
@@ -308,21 +302,7 @@ fn rm(root: &Root, cwd: &[String], name: &str) -> Result<String, String> {
 }
 
 /// `write <fichero> '<mensaje>'`: creates the file with the text (not over an existing one).
-fn write(root: &Root, cwd: &[String], args: &str) -> Result<String, String> {
-    const USAGE: &str = "usage: write <fichero> '<mensaje>'";
-    let Some((name, quoted)) = args.split_once(' ') else {
-        return Err(USAGE.to_string());
-    };
-    let quoted = quoted.trim();
-    let mensaje = ['\'', '"']
-        .iter()
-        .find_map(|q| {
-            quoted
-                .strip_prefix(*q)
-                .and_then(|r| r.strip_suffix(*q))
-                .filter(|_| quoted.len() >= 2)
-        })
-        .ok_or_else(|| format!("{USAGE} (the message goes between quotes)"))?;
+fn write(root: &Root, cwd: &[String], name: &str, mensaje: &str) -> Result<String, String> {
     let (_, path) = locate(root, cwd, name)?;
     if fs::symlink_metadata(&path).is_ok() {
         return Err(format!("{name} already exists (rm it first)"));
@@ -349,12 +329,7 @@ fn cd(root: &Root, cwd: &mut Vec<String>, dir: &str) -> Result<String, String> {
 
 /// `mv <fichero> <directorio>`: moves a file to another directory ("los directorios deben
 /// ser distintos").
-fn mv(root: &Root, cwd: &[String], args: &str) -> Result<String, String> {
-    const USAGE: &str = "usage: mv <fichero> <directorio>";
-    let mut words = args.split_whitespace();
-    let (Some(name), Some(dir), None) = (words.next(), words.next(), words.next()) else {
-        return Err(USAGE.to_string());
-    };
+fn mv(root: &Root, cwd: &[String], name: &str, dir: &str) -> Result<String, String> {
     let (file_parts, file) = locate(root, cwd, name)?;
     let (dir_parts, target_dir) = locate(root, cwd, dir)?;
     match fs::symlink_metadata(&file) {
