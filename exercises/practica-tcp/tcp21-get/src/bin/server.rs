@@ -29,13 +29,17 @@
 //! 50001)`, one line per command, `Closing connection`, `Waiting for clients...`.
 //!
 //! Caveat: names are confined to `--dir` (subdirectories allowed); `../x`, absolute paths and
-//! symbolic links that lead out get `ERROR <why>`, not the file.
+//! symbolic links that lead out get `ERROR <why>`, not the file. At most `--max-connections`
+//! clients are served at once (the next one gets `ERROR server busy: ...` and is closed), and
+//! a client silent for `--idle-timeout` seconds is told why and closed (`sockcore::limits`).
 
 use anyhow::Context;
+use clap::builder::RangedU64ValueParser;
 use clap::Parser;
 use sockcore::clock;
 use sockcore::files::Root;
 use sockcore::frame::{recv_text, send_file, send_text, MAX_FRAME_LEN};
+use sockcore::limits::{self, ConnLimit, DEFAULT_MAX_CONNECTIONS};
 use sockcore::lobby::{addr_tuple, Lobby, Seat};
 use sockcore::net::{self, Transport};
 use std::fs::File;
@@ -61,6 +65,15 @@ struct Args {
     /// Directory whose files clients may GET (and nothing outside it).
     #[arg(long, default_value = ".")]
     dir: PathBuf,
+    /// Clients served at once; the next one gets "ERROR server busy: ..." and is closed.
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_MAX_CONNECTIONS,
+          value_parser = RangedU64ValueParser::<usize>::new().range(1..))]
+    max_connections: usize,
+    /// Seconds a client may send nothing before the server closes its connection, telling
+    /// it why.
+    #[arg(long, value_name = "SECS", default_value_t = IDLE_TIMEOUT.as_secs(),
+          value_parser = clap::value_parser!(u64).range(1..))]
+    idle_timeout: u64,
 }
 
 /// The handout's answers.
@@ -70,7 +83,9 @@ const BYE_REPLY: &str = "Bye";
 /// Our go-ahead before a file's body (the handout sends the contents bare).
 const OK: &str = "OK";
 
-/// A client that sends nothing for this long is dropped, so it cannot hold a thread forever.
+/// A client that sends nothing for this long is dropped, so it cannot hold a thread forever
+/// (the default of `--idle-timeout`). A client sends its commands at once, so a minute is
+/// generous; an interactive session (Ej. 7) gets `limits::DEFAULT_IDLE_TIMEOUT`.
 const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 
 fn main() -> ExitCode {
@@ -82,12 +97,18 @@ fn run(args: Args) -> anyhow::Result<()> {
     // Python: sock.bind(("127.0.0.1",6780)); sock.listen(1)
     let listener = net::bind_tcp(&args.host, args.port)?;
     net::announce(listener.local_addr()?, Transport::Tcp);
-    serve(listener, root)
+    let idle = Duration::from_secs(args.idle_timeout);
+    serve(listener, root, idle, ConnLimit::new(args.max_connections))
 }
 
-/// Accepts clients forever, one thread each. Only an error of the listening socket itself
-/// ends it; a client's error ends that client alone.
-fn serve(listener: TcpListener, root: Root) -> anyhow::Result<()> {
+/// Accepts clients forever, one thread each, at most `limit.max()` at once. Only an error
+/// of the listening socket itself ends it; a client's error ends that client alone.
+fn serve(
+    listener: TcpListener,
+    root: Root,
+    idle: Duration,
+    limit: ConnLimit,
+) -> anyhow::Result<()> {
     // Python: while True: print("Waiting for clients...") -- printed whenever no client is
     // connected, which for one client at a time is the handout's transcript line for line.
     let lobby = Lobby::open("Waiting for clients...");
@@ -95,27 +116,60 @@ fn serve(listener: TcpListener, root: Root) -> anyhow::Result<()> {
         // Python: conn, client_address = sock.accept()
         let (stream, peer) = match listener.accept() {
             Ok(conn) => conn,
-            // A connection reset before we accepted it is that client's problem, not ours.
-            Err(e) if e.kind() == io::ErrorKind::ConnectionAborted => continue,
-            Err(e) => return Err(e).context("accepting a connection"),
+            Err(e) => match limits::accept_retry_after(&e) {
+                Some(wait) => {
+                    // Out of file descriptors or memory: the client waits in the listen
+                    // queue; retrying at once would spin.
+                    if !wait.is_zero() {
+                        eprintln!("server: accepting a connection: {e}; retrying in {wait:?}");
+                        thread::sleep(wait);
+                    }
+                    continue;
+                }
+                None => return Err(e).context("accepting a connection"),
+            },
+        };
+        // Every client costs a thread and a socket: past the limit, a client is told so and
+        // closed, instead of the server running out of either for everyone.
+        let Some(slot) = limit.try_acquire() else {
+            let why = limit.busy_reason();
+            eprintln!("server: client {peer}: refused: {why}");
+            limits::refuse_connection(stream, &error_frame(&why));
+            continue;
         };
         // Python: print("Connection received from client " + str(client_address))
         let seat = lobby.enter(|| println!("Connection received from client {}", addr_tuple(peer)));
         let root = root.clone();
-        thread::spawn(move || {
-            if let Err(e) = serve_client(stream, seat, &root) {
+        let spawned = limits::spawn_connection(move || {
+            if let Err(e) = serve_client(&stream, seat, &root, idle) {
                 eprintln!("server: client {peer}: {e:#}");
             }
+            // The slot is free before the client sees the close, so a client that has seen
+            // it can connect again at once.
+            drop(slot);
+            drop(stream);
         });
+        if let Err(e) = spawned {
+            eprintln!("server: client {peer}: cannot start a thread for it: {e}");
+        }
     }
 }
 
+/// `ERROR <why>` as a whole frame, ready to write.
+fn error_frame(why: &str) -> Vec<u8> {
+    let mut frame = Vec::new();
+    // Writing to a Vec cannot fail, and the busy reason is far below MAX_FRAME_LEN.
+    send_text(&mut frame, &format!("ERROR {why}")).expect("a short frame into a Vec");
+    frame
+}
+
 /// Answers one client's commands until it says BYE or goes. `seat` is the client's place in
-/// the lobby; dropping it prints "Waiting for clients..." if nobody else is connected.
-fn serve_client(stream: TcpStream, seat: Seat, root: &Root) -> anyhow::Result<()> {
-    stream.set_read_timeout(Some(IDLE_TIMEOUT))?;
-    net::set_nodelay(&stream)?;
-    let mut rx = BufReader::new(stream.try_clone()?);
+/// the lobby; dropping it prints "Waiting for clients..." if nobody else is connected. The
+/// caller closes the stream.
+fn serve_client(stream: &TcpStream, seat: Seat, root: &Root, idle: Duration) -> anyhow::Result<()> {
+    stream.set_read_timeout(Some(idle))?;
+    net::set_nodelay(stream)?;
+    let mut rx = BufReader::new(stream);
     let mut tx = BufWriter::new(stream);
     loop {
         // Python: data = str(conn.recv(MTU).decode())  -- one recv is not one command; one
@@ -130,11 +184,15 @@ fn serve_client(stream: TcpStream, seat: Seat, root: &Root) -> anyhow::Result<()
             }
             Err(e) => {
                 println!("Lost connection");
-                if e.kind() == io::ErrorKind::InvalidData {
-                    // A bad frame: tell the client why (if it still listens) before closing.
+                let e = limits::idle_error(e, idle, "waiting for a command");
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::InvalidData | io::ErrorKind::TimedOut
+                ) {
+                    // A bad frame, or silence: tell the client why (if it still listens)
+                    // before closing.
                     let _ = send_text(&mut tx, &format!("ERROR {e}"));
                 }
-                let e = net::timeout_as_timed_out(e, "waiting for a command");
                 return Err(e).context("receiving a command");
             }
         };
