@@ -29,13 +29,17 @@
 //! 50001)`, one line per command, `Closing connection`.
 //!
 //! Caveat: a lock belongs to the connection that took it and ends with it: a client that
-//! is killed, or silent for 60 s, loses its locks, so a crashed editor cannot block a file.
+//! is killed, or silent for `--idle-timeout` seconds (60 by default), loses its locks, so a
+//! crashed editor cannot block a file. At most `--max-connections` clients are served at
+//! once (the next one gets `ERROR server busy: ...` and is closed; `sockcore::limits`).
 
 use anyhow::Context;
+use clap::builder::RangedU64ValueParser;
 use clap::Parser;
 use sockcore::clock;
 use sockcore::files::{AtomicFile, Overwrite, Root};
 use sockcore::frame::{recv_file, recv_text, send_file, send_text, MAX_FRAME_LEN};
+use sockcore::limits::{self, ConnLimit, DEFAULT_MAX_CONNECTIONS};
 use sockcore::lobby::{addr_tuple, Lobby, Seat};
 use sockcore::net::{self, Transport};
 use std::collections::HashMap;
@@ -68,6 +72,15 @@ struct Args {
     /// Largest new version of a file accepted by PUT, in bytes.
     #[arg(long, default_value_t = MAX_PUT)]
     max_size: u64,
+    /// Clients served at once; the next one gets "ERROR server busy: ..." and is closed.
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_MAX_CONNECTIONS,
+          value_parser = RangedU64ValueParser::<usize>::new().range(1..))]
+    max_connections: usize,
+    /// Seconds a client may send nothing before the server closes its connection (and
+    /// releases its locks), telling it why.
+    #[arg(long, value_name = "SECS", default_value_t = IDLE_TIMEOUT.as_secs(),
+          value_parser = clap::value_parser!(u64).range(1..))]
+    idle_timeout: u64,
 }
 
 /// The handout's answers ("asociated" corrected).
@@ -85,7 +98,7 @@ const OK: &str = "OK";
 const MAX_PUT: u64 = 64 << 30;
 
 /// A client that sends nothing for this long is dropped (and loses its locks), so it
-/// cannot hold a thread, or a file, forever.
+/// cannot hold a thread, or a file, forever (the default of `--idle-timeout`).
 const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 
 fn main() -> ExitCode {
@@ -97,7 +110,9 @@ fn run(args: Args) -> anyhow::Result<()> {
     // Python: sock.bind(("127.0.0.1",6780)); sock.listen(1)
     let listener = net::bind_tcp(&args.host, args.port)?;
     net::announce(listener.local_addr()?, Transport::Tcp);
-    serve(listener, root, args.max_size)
+    let idle = Duration::from_secs(args.idle_timeout);
+    let limit = ConnLimit::new(args.max_connections);
+    serve(listener, root, args.max_size, idle, limit)
 }
 
 /// Which connection holds which file: the handout's `blocked_files`, for every file of the
@@ -150,9 +165,15 @@ impl Drop for Holder {
     }
 }
 
-/// Accepts clients forever, one thread each. Only an error of the listening socket itself
-/// ends it; a client's error ends that client alone.
-fn serve(listener: TcpListener, root: Root, max_size: u64) -> anyhow::Result<()> {
+/// Accepts clients forever, one thread each, at most `limit.max()` at once. Only an error
+/// of the listening socket itself ends it; a client's error ends that client alone.
+fn serve(
+    listener: TcpListener,
+    root: Root,
+    max_size: u64,
+    idle: Duration,
+    limit: ConnLimit,
+) -> anyhow::Result<()> {
     // Python: while True: print("Waiting for clients...") -- printed whenever no client is
     // connected, which for one client at a time is the handout's transcript line for line.
     let lobby = Lobby::open("Waiting for clients...");
@@ -162,9 +183,26 @@ fn serve(listener: TcpListener, root: Root, max_size: u64) -> anyhow::Result<()>
         // Python: conn, client_address = sock.accept()
         let (stream, peer) = match listener.accept() {
             Ok(conn) => conn,
-            // A connection reset before we accepted it is that client's problem, not ours.
-            Err(e) if e.kind() == io::ErrorKind::ConnectionAborted => continue,
-            Err(e) => return Err(e).context("accepting a connection"),
+            Err(e) => match limits::accept_retry_after(&e) {
+                Some(wait) => {
+                    // Out of file descriptors or memory: the client waits in the listen
+                    // queue; retrying at once would spin.
+                    if !wait.is_zero() {
+                        eprintln!("server: accepting a connection: {e}; retrying in {wait:?}");
+                        thread::sleep(wait);
+                    }
+                    continue;
+                }
+                None => return Err(e).context("accepting a connection"),
+            },
+        };
+        // Every client costs a thread and a socket: past the limit, a client is told so and
+        // closed, instead of the server running out of either for everyone.
+        let Some(slot) = limit.try_acquire() else {
+            let why = limit.busy_reason();
+            eprintln!("server: client {peer}: refused: {why}");
+            limits::refuse_connection(stream, &error_frame(&why));
+            continue;
         };
         // Python: print("Connection received from client " + str(client_address))
         let seat = lobby.enter(|| println!("Connection received from client {}", addr_tuple(peer)));
@@ -173,17 +211,34 @@ fn serve(listener: TcpListener, root: Root, max_size: u64) -> anyhow::Result<()>
             id: next_id.fetch_add(1, Ordering::Relaxed),
         };
         let root = root.clone();
-        thread::spawn(move || {
+        let spawned = limits::spawn_connection(move || {
             let session = Session {
                 root,
                 holder,
                 max_size,
+                idle,
             };
-            if let Err(e) = session.serve(stream, seat) {
+            if let Err(e) = session.serve(&stream, seat) {
                 eprintln!("server: client {peer}: {e:#}");
             }
+            // Locks and slot are free before the client sees the close, so a client that has
+            // seen it can connect again (and lock) at once.
+            drop(session);
+            drop(slot);
+            drop(stream);
         });
+        if let Err(e) = spawned {
+            eprintln!("server: client {peer}: cannot start a thread for it: {e}");
+        }
     }
+}
+
+/// `ERROR <why>` as a whole frame, ready to write.
+fn error_frame(why: &str) -> Vec<u8> {
+    let mut frame = Vec::new();
+    // Writing to a Vec cannot fail, and the busy reason is far below MAX_FRAME_LEN.
+    send_text(&mut frame, &format!("ERROR {why}")).expect("a short frame into a Vec");
+    frame
 }
 
 /// One client's connection.
@@ -191,15 +246,18 @@ struct Session {
     root: Root,
     holder: Holder,
     max_size: u64,
+    /// How long the client may send nothing (`--idle-timeout`).
+    idle: Duration,
 }
 
 impl Session {
     /// Answers the client's commands until it says BYE or goes. `seat` is its place in the
-    /// lobby; dropping it prints "Waiting for clients..." if nobody else is connected.
-    fn serve(&self, stream: TcpStream, seat: Seat) -> anyhow::Result<()> {
-        stream.set_read_timeout(Some(IDLE_TIMEOUT))?;
-        net::set_nodelay(&stream)?;
-        let mut rx = BufReader::new(stream.try_clone()?);
+    /// lobby; dropping it prints "Waiting for clients..." if nobody else is connected. The
+    /// caller closes the stream.
+    fn serve(&self, stream: &TcpStream, seat: Seat) -> anyhow::Result<()> {
+        stream.set_read_timeout(Some(self.idle))?;
+        net::set_nodelay(stream)?;
+        let mut rx = BufReader::new(stream);
         let mut tx = BufWriter::new(stream);
         let result = self.dialogue(&mut rx, &mut tx);
         // Locks go before anything is printed or answered: whoever sees this session's last
@@ -216,8 +274,12 @@ impl Session {
                 // -- which ends the whole server; here only this client's session ends.
                 println!("Lost connection");
                 if let Some(io) = e.downcast_ref::<io::Error>() {
-                    if io.kind() == io::ErrorKind::InvalidData {
-                        // A bad frame or body: tell the client why, if it still listens.
+                    if matches!(
+                        io.kind(),
+                        io::ErrorKind::InvalidData | io::ErrorKind::TimedOut
+                    ) {
+                        // A bad frame or body, or silence: tell the client why, if it still
+                        // listens.
                         let _ = send_text(&mut tx, &format!("ERROR {e:#}"));
                     }
                 }
@@ -231,7 +293,7 @@ impl Session {
         loop {
             // Python: data = str(conn.recv(MTU).decode())  -- one frame is exactly one command.
             let Some(data) = recv_text(rx, MAX_FRAME_LEN)
-                .map_err(|e| net::timeout_as_timed_out(e, "waiting for a command"))?
+                .map_err(|e| limits::idle_error(e, self.idle, "waiting for a command"))?
             else {
                 anyhow::bail!("left without BYE");
             };
@@ -327,7 +389,7 @@ impl Session {
         // complete; until then everyone reads the old version, whole.
         let mut file = AtomicFile::create(&path)?;
         let body = recv_file(rx, &mut file, self.max_size, |_| Ok(()), |_| {})
-            .map_err(|e| net::timeout_as_timed_out(e, "waiting for the file's bytes"))
+            .map_err(|e| limits::idle_error(e, self.idle, "waiting for the file's bytes"))
             .with_context(|| format!("receiving the new {name}"))?;
         file.commit(body.size, Overwrite::Yes)
             .with_context(|| format!("saving the new {name}"))?;
