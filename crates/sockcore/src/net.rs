@@ -10,9 +10,9 @@
 //! real port from this line, so nobody has to guess a free port or sleep "long enough".
 
 use std::fmt;
-use std::io;
-use std::net::{SocketAddr, TcpListener, TcpStream, ToSocketAddrs, UdpSocket};
-use std::time::Duration;
+use std::io::{self, Read};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream, ToSocketAddrs, UdpSocket};
+use std::time::{Duration, Instant};
 
 /// Default host for every client and server: loopback, so nothing leaves the machine unless
 /// the student asks for it with `--host`.
@@ -20,6 +20,23 @@ pub const DEFAULT_HOST: &str = "127.0.0.1";
 
 /// How long a client waits for a TCP connection to be accepted before giving up.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Default time [`lingering_close`] waits for a client to stop sending: what Apache httpd's
+/// lingering close waits per read (`SECONDS_TO_LINGER`). Bytes already in flight on a
+/// loopback or LAN arrive within milliseconds; a client that still sends after 2 s is
+/// streaming a file it will not stop for us.
+pub const LINGER_TIME: Duration = Duration::from_secs(2);
+
+/// Most bytes [`lingering_close`] reads and discards, whatever the time: 16 MiB, more than a
+/// blocked client can have in flight (its send buffer and our receive buffer, which Linux
+/// grows to 4 and 6 MiB by default), so a client in the middle of one write can finish it
+/// and read our reply; not so much that a client streaming a huge file keeps a server
+/// thread busy copying it to nowhere.
+pub const LINGER_MAX_BYTES: u64 = 16 * 1024 * 1024;
+
+/// Size of the buffer [`lingering_close`] discards into, in bytes: one read takes what a
+/// loopback segment burst delivers (64 KiB), without a large allocation per close.
+const LINGER_READ_LEN: usize = 64 * 1024;
 
 /// The transport named in the readiness line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -177,6 +194,54 @@ pub fn set_nodelay(stream: &TcpStream) -> io::Result<()> {
     stream.set_nodelay(true)
 }
 
+/// Closes a TCP connection after a final reply (an `ERROR ...` sent to a client that may
+/// still be sending) so that the client can read that reply; returns how many bytes the
+/// client sent meanwhile, read and discarded.
+///
+/// Why not just drop the stream: closing a socket whose receive buffer still holds unread
+/// data makes the kernel abort the connection with a reset (RST) instead of the orderly FIN
+/// (RFC 1122, section 4.2.2.13), and so does data arriving after the close. A client still
+/// writing its request body then fails with `ConnectionReset` or `BrokenPipe` before it
+/// gets to read the reply; on Windows the reset also discards the reply if it sits unread in
+/// the client's buffer. Either way the client learns "connection reset", not why.
+///
+/// So, like Apache httpd's and nginx's lingering close:
+/// 1. `shutdown(Write)`: a FIN follows the reply, so a client that reads sees the reply,
+///    then end of stream;
+/// 2. read and discard what the client still sends, until it closes (end of stream), for
+///    at most `linger` ([`LINGER_TIME`] is a good default) and [`LINGER_MAX_BYTES`] bytes;
+/// 3. drop the stream. If the client was still sending at the limit, it gets the reset
+///    after all: the bounds keep a client from holding the server's thread forever.
+///
+/// Flush any buffered writer before: the reply must be sent before the FIN. Other clones
+/// of the stream (a `try_clone` kept for reading) keep the socket open until they are
+/// dropped too, but no more data is read after this returns.
+///
+/// Errors are not returned: the connection is being closed either way, and a reset or
+/// timeout during the drain only means the client is gone or still talking.
+pub fn lingering_close(stream: TcpStream, linger: Duration) -> u64 {
+    if stream.shutdown(Shutdown::Write).is_err() {
+        return 0; // already reset by the client: nothing left to protect
+    }
+    let deadline = Instant::now() + linger;
+    let mut buf = vec![0u8; LINGER_READ_LEN];
+    let mut discarded = 0u64;
+    while discarded < LINGER_MAX_BYTES {
+        let left = deadline.saturating_duration_since(Instant::now());
+        // A zero timeout means "block forever" to the OS: check it is not zero.
+        if left.is_zero() || stream.set_read_timeout(Some(left)).is_err() {
+            break;
+        }
+        match (&stream).read(&mut buf) {
+            Ok(0) => break, // the client closed: every byte it sent was read, no reset
+            Ok(n) => discarded += n as u64,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(_) => break, // timed out, or the client reset the connection itself
+        }
+    }
+    discarded
+}
+
 /// True when `e` is what a socket read returns after its read timeout expired.
 ///
 /// Unix reports `WouldBlock` (EAGAIN) and Windows `TimedOut` (WSAETIMEDOUT) for the same
@@ -201,6 +266,125 @@ pub fn timeout_as_timed_out(e: io::Error, what: &str) -> io::Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::frame::{recv_text, send_text, MAX_FRAME_LEN};
+    use std::io::Write;
+    use std::sync::mpsc;
+    use std::thread;
+
+    /// Every test wait is bounded by this.
+    const WAIT: Duration = Duration::from_secs(10);
+
+    /// The body the client tries to send after its 4-byte header: more than the socket
+    /// buffers between the two ends hold while nobody reads (so a closed server resets the
+    /// connection before the client is done), less than [`LINGER_MAX_BYTES`].
+    const BODY_LEN: usize = 8 * 1024 * 1024;
+
+    /// A server that reads a 4-byte header, answers `ERROR file too big` without reading the
+    /// body, and closes with `close`; returns its address and what `close` returned.
+    fn refusing_server(
+        close: impl FnOnce(TcpStream) -> u64 + Send + 'static,
+    ) -> (SocketAddr, mpsc::Receiver<u64>) {
+        let listener = bind_tcp("127.0.0.1", 0).unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (tx, rx) = mpsc::channel();
+        thread::spawn(move || {
+            let (mut stream, _) = listener.accept().unwrap();
+            stream.set_read_timeout(Some(WAIT)).unwrap();
+            let mut header = [0u8; 4];
+            stream.read_exact(&mut header).unwrap();
+            send_text(&mut stream, "ERROR file too big").unwrap();
+            let _ = tx.send(close(stream));
+        });
+        (addr, rx)
+    }
+
+    /// Connects, sends the header and up to `body` bytes (stopping at the first error), then
+    /// reads the server's reply; returns both outcomes.
+    fn upload(addr: SocketAddr, body: usize) -> (io::Result<()>, io::Result<Option<String>>) {
+        let mut c = TcpStream::connect_timeout(&addr, WAIT).unwrap();
+        c.set_read_timeout(Some(WAIT)).unwrap();
+        c.set_write_timeout(Some(WAIT)).unwrap();
+        c.write_all(b"SIZE").unwrap();
+        let chunk = vec![0x5a; 64 * 1024];
+        let mut sent = Ok(());
+        for _ in 0..body / chunk.len() {
+            if let Err(e) = c.write_all(&chunk) {
+                sent = Err(e);
+                break;
+            }
+        }
+        let reply = recv_text(&mut c, MAX_FRAME_LEN);
+        (sent, reply)
+    }
+
+    /// The lost reply: a server that answers ERROR and closes while the client is still
+    /// sending resets the connection, and the client's upload fails with a reset instead of
+    /// reporting the server's reason.
+    #[test]
+    fn plain_close_while_client_sends_resets_the_connection() {
+        let (addr, _closed) = refusing_server(|stream| {
+            drop(stream);
+            0
+        });
+        let (sent, _reply) = upload(addr, BODY_LEN);
+        let e = sent.expect_err("the whole body was accepted by a closed server");
+        assert!(
+            matches!(
+                e.kind(),
+                io::ErrorKind::ConnectionReset | io::ErrorKind::BrokenPipe
+            ),
+            "{e:?}"
+        );
+        // (Linux still hands the reply to a client that reads after the reset; Windows
+        // discards it. A client that stops at the failed write, as most do, never sees it.)
+    }
+
+    /// With `lingering_close` the same client finishes sending, reads the ERROR reply and
+    /// then end of stream; the server read and discarded exactly the body.
+    #[test]
+    fn lingering_close_lets_the_client_read_the_reply() {
+        let (addr, closed) = refusing_server(|stream| lingering_close(stream, WAIT));
+        let (sent, reply) = upload(addr, BODY_LEN);
+        sent.unwrap();
+        assert_eq!(reply.unwrap().as_deref(), Some("ERROR file too big"));
+        // The client closes when `upload` returns: the drain ends at that end of stream.
+        assert_eq!(closed.recv_timeout(WAIT).unwrap(), BODY_LEN as u64);
+    }
+
+    /// A client that never stops sending is cut off after `LINGER_MAX_BYTES`.
+    #[test]
+    fn lingering_close_is_bounded_in_bytes() {
+        let (addr, closed) = refusing_server(|stream| lingering_close(stream, WAIT));
+        let (sent, _) = upload(addr, 4 * LINGER_MAX_BYTES as usize);
+        assert!(sent.is_err(), "the server read everything");
+        let discarded = closed.recv_timeout(WAIT).unwrap();
+        assert!(
+            (LINGER_MAX_BYTES..LINGER_MAX_BYTES + LINGER_READ_LEN as u64).contains(&discarded),
+            "{discarded}"
+        );
+    }
+
+    /// A client that neither sends nor closes is given up after `linger`.
+    #[test]
+    fn lingering_close_is_bounded_in_time() {
+        let linger = Duration::from_millis(200);
+        let (addr, closed) = refusing_server(move |stream| {
+            let start = Instant::now();
+            let discarded = lingering_close(stream, linger);
+            assert!(start.elapsed() >= linger);
+            discarded
+        });
+        let mut c = TcpStream::connect_timeout(&addr, WAIT).unwrap();
+        c.set_read_timeout(Some(WAIT)).unwrap();
+        c.write_all(b"SIZE").unwrap();
+        assert_eq!(
+            recv_text(&mut c, MAX_FRAME_LEN).unwrap().as_deref(),
+            Some("ERROR file too big")
+        );
+        assert_eq!(closed.recv_timeout(WAIT).unwrap(), 0);
+        // The server's FIN followed the reply: a clean end of stream, no reset.
+        assert_eq!(recv_text(&mut c, MAX_FRAME_LEN).unwrap(), None);
+    }
 
     /// The readiness line has the exact shape tests and scripts parse.
     #[test]
