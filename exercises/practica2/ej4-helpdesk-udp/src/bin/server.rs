@@ -33,6 +33,7 @@
 
 use anyhow::{bail, Context};
 use clap::Parser;
+use ej4_helpdesk_udp::check_name;
 use sockcore::net::{self, Transport};
 use sockcore::udp::{self, Config, Session};
 use std::net::UdpSocket;
@@ -69,9 +70,6 @@ const RESPUESTA: &str = "Debe ponerse en contacto con el servicio de atención d
 
 /// The message that ends a session (the handout's "la cadena de texto exit").
 const EXIT: &str = "exit";
-
-/// Longest name, in bytes: it is echoed in a reply and printed in the log.
-const MAX_NAME_LEN: usize = 64;
 
 fn main() -> ExitCode {
     sockcore::cli::report(run(Args::parse()))
@@ -174,21 +172,4 @@ fn help_desk(mut session: Session) -> anyhow::Result<()> {
         };
         session.reply(answer.as_bytes())?;
     }
-}
-
-/// A name: 1 to [`MAX_NAME_LEN`] bytes, no control characters (it is printed).
-fn check_name(nombre: &str) -> Result<&str, String> {
-    if nombre.is_empty() {
-        return Err("the name is empty".to_string());
-    }
-    if nombre.len() > MAX_NAME_LEN {
-        return Err(format!(
-            "the name is {} bytes long, limit {MAX_NAME_LEN}",
-            nombre.len()
-        ));
-    }
-    if nombre.chars().any(char::is_control) {
-        return Err(format!("the name {nombre:?} contains a control character"));
-    }
-    Ok(nombre)
 }
