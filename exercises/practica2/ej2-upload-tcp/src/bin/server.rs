@@ -109,6 +109,12 @@ fn handle_client(stream: TcpStream, root: &Root, max_size: u64) -> anyhow::Resul
     if let Err(e) = &result {
         // The client may be gone (that may be the error itself): ignore a failed send.
         let _ = send_text(&mut tx, &format!("ERROR {e:#}"));
+        // The client may still be sending the file we refused: closing with its bytes unread
+        // would reset the connection, and the client would see "connection reset" instead
+        // of our ERROR. Python's conn.close() has the same problem.
+        if let Ok(stream) = tx.into_inner() {
+            net::lingering_close(stream, net::LINGER_TIME);
+        }
     }
     result
 }
