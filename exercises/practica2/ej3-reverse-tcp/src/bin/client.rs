@@ -22,6 +22,7 @@
 
 use anyhow::{bail, Context};
 use clap::Parser;
+use ej3_reverse_tcp::parse_reversed;
 use sockcore::cli::input;
 use sockcore::files::{local_file_name, AtomicFile, Overwrite};
 use sockcore::frame::{recv_file, recv_text, send_file, send_text, MAX_FRAME_LEN};
@@ -97,9 +98,7 @@ fn run(args: Args) -> anyhow::Result<()> {
     println!("Archivo enviado");
 
     let reply = recv_reply(&mut rx).context("waiting for the reversed file")?;
-    let announced: u64 = reply
-        .strip_prefix("REVERSED ")
-        .and_then(|n| n.parse().ok())
+    let announced: u64 = parse_reversed(&reply)
         .with_context(|| format!("unexpected reply from the server: {reply:?}"))?;
     // The reversed text is written under a temporary name and appears only complete and
     // verified (size and CRC-32); a server that vanishes halfway leaves nothing behind.

@@ -29,7 +29,7 @@
 
 use anyhow::{bail, Context};
 use clap::Parser;
-use sockcore::files::check_name;
+use ej3_reverse_tcp::parse_request;
 use sockcore::frame::{recv_file, recv_text, send_file, send_text, MAX_FRAME_LEN};
 use sockcore::net::{self, Transport};
 use std::io::{self, BufReader, BufWriter, Read, Write};
@@ -152,23 +152,4 @@ fn dialogue(rx: &mut impl Read, tx: &mut impl Write, max_size: u64) -> anyhow::R
     tx.flush()?;
     println!("Enviado {name} invertido: {len} bytes");
     Ok(())
-}
-
-/// Parses `REVERSE <size> <name>`; the name is only shown in the log, but a name from the
-/// network is checked all the same (no separators, control bytes or 300-byte names in the log).
-fn parse_request(request: &str) -> anyhow::Result<(u64, &str)> {
-    let Some(rest) = request.strip_prefix("REVERSE ") else {
-        bail!("expected REVERSE <size> <name>, got {request:?}");
-    };
-    let Some((size, name)) = rest.split_once(' ') else {
-        bail!("expected REVERSE <size> <name>, got {request:?}");
-    };
-    let size: u64 = size
-        .parse()
-        .with_context(|| format!("bad size {size:?} in {request:?}"))?;
-    check_name(name)?;
-    if name.chars().any(char::is_control) {
-        bail!("file name {name:?} contains a control character");
-    }
-    Ok((size, name))
 }
