@@ -78,7 +78,7 @@ const HOLD_AT: u64 = 1 << 20;
 /// Writes a text of [`BIG`] bytes to `path`; returns it.
 fn big_text(path: &std::path::Path) -> Vec<u8> {
     let text = "Hola mundo, ñandú.\n".repeat(BIG / 20).into_bytes();
-    fs::write(path, &text).unwrap();
+    fs::write(path, &text).expect("writing the text");
     text
 }
 
