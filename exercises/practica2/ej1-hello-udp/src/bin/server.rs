@@ -24,6 +24,7 @@
 
 use anyhow::Context;
 use clap::Parser;
+use ej1_hello_udp::{message, MAX_MESSAGE_LEN};
 use sockcore::datagram::{is_unreachable, recv_datagram};
 use sockcore::net::{self, Transport};
 use std::io;
@@ -43,11 +44,6 @@ struct Args {
     #[arg(long, default_value_t = 1207)]
     port: u16,
 }
-
-/// Longest message accepted, in bytes: the report's `recvfrom(1024)`, but enforced. Python
-/// silently cuts a longer datagram to 1024 bytes (on Linux; Windows raises an error);
-/// `recv_datagram` tells us it was cut, and we refuse it with an error reply.
-const MAX_MESSAGE_LEN: usize = 1024;
 
 fn main() -> ExitCode {
     sockcore::cli::report(run(Args::parse()))
@@ -94,19 +90,4 @@ fn serve(socket: &UdpSocket) -> anyhow::Result<()> {
             eprintln!("server: answering {peer}: {e}");
         }
     }
-}
-
-/// The text of a datagram, or why it is refused.
-fn message(datagram: &[u8], truncated: bool) -> Result<&str, String> {
-    if truncated {
-        return Err(format!(
-            "message is longer than {MAX_MESSAGE_LEN} bytes, the limit"
-        ));
-    }
-    std::str::from_utf8(datagram).map_err(|e| {
-        format!(
-            "message is not valid UTF-8 text (bad byte at offset {})",
-            e.valid_up_to()
-        )
-    })
 }
