@@ -151,8 +151,10 @@ impl From<LineError> for io::Error {
 pub struct LineReader<R> {
     inner: R,
     max: usize,
-    /// Bytes read and not yet returned; never more than `max + READ_CHUNK`.
+    /// Bytes read; those from `start` on are not returned yet. Never more than
+    /// `max + READ_CHUNK` bytes pending, and the returned ones are dropped before each read.
     buf: Vec<u8>,
+    start: usize,
     /// True while the rest of an overlong line is being thrown away (rule 4).
     discarding: bool,
 }
@@ -164,6 +166,7 @@ impl<R: Read> LineReader<R> {
             inner,
             max,
             buf: Vec::new(),
+            start: 0,
             discarding: false,
         }
     }
@@ -184,18 +187,18 @@ impl<R: Read> LineReader<R> {
     pub fn recv_line(&mut self) -> io::Result<Option<String>> {
         loop {
             if self.discarding {
-                match self.buf.iter().position(|&b| b == LF) {
+                match self.buf[self.start..].iter().position(|&b| b == LF) {
                     Some(at) => {
-                        self.buf.drain(..=at);
+                        self.start += at + 1;
                         self.discarding = false;
                     }
-                    None => self.buf.clear(),
+                    None => self.start = self.buf.len(),
                 }
             }
             if !self.discarding {
-                if let Some(at) = self.buf.iter().position(|&b| b == LF) {
-                    let mut line: Vec<u8> = self.buf.drain(..=at).collect();
-                    line.pop(); // the LF
+                if let Some(at) = self.buf[self.start..].iter().position(|&b| b == LF) {
+                    let mut line = self.buf[self.start..self.start + at].to_vec();
+                    self.start += at + 1;
                     if line.last() == Some(&CR) {
                         line.pop();
                     }
@@ -210,12 +213,16 @@ impl<R: Read> LineReader<R> {
                     });
                 }
                 // No LF yet. `max` bytes of text plus a CR may still end well.
-                if self.buf.len() > self.max + 1 {
-                    self.buf.clear();
+                if self.buf.len() - self.start > self.max + 1 {
+                    self.start = self.buf.len();
                     self.discarding = true;
                     return Err(too_long(self.max));
                 }
             }
+            // Lines already returned are dropped only now, once per read: moving the
+            // partial line left after every line would copy the buffer once per line.
+            self.buf.drain(..self.start);
+            self.start = 0;
             let mut chunk = [0u8; READ_CHUNK];
             let n = match self.inner.read(&mut chunk) {
                 Ok(n) => n,

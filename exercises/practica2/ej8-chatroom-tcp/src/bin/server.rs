@@ -304,31 +304,49 @@ enum Push {
 /// One member's outgoing lines: at most [`OUT_QUEUE`], taken by its writer thread.
 #[derive(Debug, Default)]
 struct Cola {
-    state: Mutex<(VecDeque<Arc<str>>, bool)>,
+    state: Mutex<ColaState>,
     /// Signalled when lines arrive or the queue closes (the writer waits on it).
     ready: Condvar,
     /// Signalled when the writer takes lines or the queue closes (talkers wait on it).
     room: Condvar,
 }
 
+#[derive(Debug, Default)]
+struct ColaState {
+    lineas: VecDeque<Arc<str>>,
+    cerrada: bool,
+    /// The writer is waiting for lines: only then is waking it worth a system call.
+    escritor_espera: bool,
+    /// Talkers waiting for room.
+    esperando: usize,
+}
+
 impl Cola {
-    fn lock(&self) -> MutexGuard<'_, (VecDeque<Arc<str>>, bool)> {
+    fn lock(&self) -> MutexGuard<'_, ColaState> {
         // Each change is a single push, drain or flag: consistent even after a panic.
         self.state
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
+    /// Adds `linea` under the lock `st` (room checked by the caller), waking the writer if
+    /// it waits.
+    fn push_locked(&self, st: &mut ColaState, linea: Arc<str>) {
+        st.lineas.push_back(linea);
+        if st.escritor_espera {
+            self.ready.notify_one();
+        }
+    }
+
     fn try_push(&self, linea: Arc<str>) -> Push {
         let mut st = self.lock();
-        if st.1 {
+        if st.cerrada {
             return Push::Closed;
         }
-        if st.0.len() >= OUT_QUEUE {
+        if st.lineas.len() >= OUT_QUEUE {
             return Push::Full;
         }
-        st.0.push_back(linea);
-        self.ready.notify_one();
+        self.push_locked(&mut st, linea);
         Push::Queued
     }
 
@@ -337,23 +355,24 @@ impl Cola {
         let deadline = Instant::now() + timeout;
         let mut st = self.lock();
         loop {
-            if st.1 {
+            if st.cerrada {
                 return Push::Closed;
             }
-            if st.0.len() < OUT_QUEUE {
-                st.0.push_back(linea);
-                self.ready.notify_one();
+            if st.lineas.len() < OUT_QUEUE {
+                self.push_locked(&mut st, linea);
                 return Push::Queued;
             }
             let now = Instant::now();
             if now >= deadline {
                 return Push::Full;
             }
+            st.esperando += 1;
             st = self
                 .room
                 .wait_timeout(st, deadline - now)
                 .unwrap_or_else(std::sync::PoisonError::into_inner)
                 .0;
+            st.esperando -= 1;
         }
     }
 
@@ -361,23 +380,27 @@ impl Cola {
     /// and empty (the writer's work is done).
     fn take_all(&self, batch: &mut Vec<Arc<str>>) -> bool {
         let mut st = self.lock();
-        while st.0.is_empty() {
-            if st.1 {
+        while st.lineas.is_empty() {
+            if st.cerrada {
                 return false;
             }
+            st.escritor_espera = true;
             st = self
                 .ready
                 .wait(st)
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
+            st.escritor_espera = false;
         }
-        batch.extend(st.0.drain(..));
-        self.room.notify_all();
+        batch.extend(st.lineas.drain(..));
+        if st.esperando > 0 {
+            self.room.notify_all();
+        }
         true
     }
 
     /// No more lines will be added; the writer sends what is queued, then ends.
     fn close(&self) {
-        self.lock().1 = true;
+        self.lock().cerrada = true;
         self.ready.notify_all();
         self.room.notify_all();
     }
