@@ -170,6 +170,14 @@ impl UdpGarbage {
 /// Largest UDP payload over IPv4.
 const UDP_MAX: usize = 65_507;
 
+/// [`udp_garbage`] probes after this many datagrams...
+const PROBE_EVERY: usize = 32;
+
+/// ...or this many bytes, whichever comes first: well within a default socket receive
+/// buffer (about 200 KiB on Linux), so the kernel drops none of the garbage before the
+/// server has read it.
+const PROBE_BYTES: usize = 96 * 1024;
+
 /// A datagram of `sockcore::udp` with a valid header and nonsense fields.
 fn nonsense_datagram(rng: &mut TestRng) -> Vec<u8> {
     let kinds = [
@@ -206,10 +214,10 @@ fn nonsense_datagram(rng: &mut TestRng) -> Vec<u8> {
 
 /// Sends `count` garbage datagrams to `addr` from a few sockets: random bytes, truncated
 /// valid datagrams, oversized ones, and valid headers with nonsense fields (see
-/// [`UdpGarbage`]). With `plain` the server speaks no header of ours (echo, hello), so the
-/// "valid header" kinds are still sent, as plain bytes. Paced in bursts, each burst followed
-/// by one probe that the caller's `probe` answers (so the server's socket buffer never
-/// overflows and every datagram is really read).
+/// [`UdpGarbage`]); to a server that speaks no header of ours (echo, hello) the datagrams
+/// with a valid header are just more bytes. Paced in bursts ([`PROBE_EVERY`],
+/// [`PROBE_BYTES`]), each followed by the caller's `probe`, which waits for an answer from
+/// the server (so the server's socket buffer never overflows and every datagram is read).
 pub fn udp_garbage(
     addr: SocketAddr,
     rng: &mut TestRng,
@@ -220,7 +228,8 @@ pub fn udp_garbage(
         .map(|_| UdpSocket::bind("127.0.0.1:0").expect("binding on loopback"))
         .collect();
     let mut sent = UdpGarbage::default();
-    for i in 0..count {
+    let (mut burst, mut burst_bytes) = (0, 0);
+    for _ in 0..count {
         let d = match rng.gen_range(0..4) {
             0 => {
                 sent.random += 1;
@@ -247,8 +256,11 @@ pub fn udp_garbage(
         };
         let s = &socks[rng.gen_range(0..socks.len())];
         s.send_to(&d, addr).expect("sending on loopback");
-        if i % 50 == 49 {
+        burst += 1;
+        burst_bytes += d.len();
+        if burst == PROBE_EVERY || burst_bytes >= PROBE_BYTES {
             probe();
+            (burst, burst_bytes) = (0, 0);
         }
     }
     probe();
@@ -596,4 +608,21 @@ pub fn hostile_inputs(root: &Path, outside: &Path) -> Vec<(String, Option<String
             (name, why)
         })
         .collect()
+}
+
+/// Sends `ask` from `sock` to `to` until `answer` comes back (at most 20 tries, 500 ms
+/// each): a probe of a plain UDP server, which may lose a datagram like any UDP peer.
+pub fn udp_probe(sock: &UdpSocket, to: SocketAddr, ask: &[u8], answer: &[u8]) {
+    sock.set_read_timeout(Some(Duration::from_millis(500)))
+        .expect("read timeout");
+    let mut buf = vec![0u8; UDP_MAX + 1];
+    for _ in 0..20 {
+        sock.send_to(ask, to).expect("sending the probe");
+        while let Ok(n) = sock.recv(&mut buf) {
+            if &buf[..n] == answer {
+                return;
+            }
+        }
+    }
+    panic!("no answer to the probe from {to}");
 }

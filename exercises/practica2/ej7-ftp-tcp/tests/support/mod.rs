@@ -170,6 +170,14 @@ impl UdpGarbage {
 /// Largest UDP payload over IPv4.
 const UDP_MAX: usize = 65_507;
 
+/// [`udp_garbage`] probes after this many datagrams...
+const PROBE_EVERY: usize = 32;
+
+/// ...or this many bytes, whichever comes first: well within a default socket receive
+/// buffer (about 200 KiB on Linux), so the kernel drops none of the garbage before the
+/// server has read it.
+const PROBE_BYTES: usize = 96 * 1024;
+
 /// A datagram of `sockcore::udp` with a valid header and nonsense fields.
 fn nonsense_datagram(rng: &mut TestRng) -> Vec<u8> {
     let kinds = [
@@ -206,10 +214,10 @@ fn nonsense_datagram(rng: &mut TestRng) -> Vec<u8> {
 
 /// Sends `count` garbage datagrams to `addr` from a few sockets: random bytes, truncated
 /// valid datagrams, oversized ones, and valid headers with nonsense fields (see
-/// [`UdpGarbage`]). With `plain` the server speaks no header of ours (echo, hello), so the
-/// "valid header" kinds are still sent, as plain bytes. Paced in bursts, each burst followed
-/// by one probe that the caller's `probe` answers (so the server's socket buffer never
-/// overflows and every datagram is really read).
+/// [`UdpGarbage`]); to a server that speaks no header of ours (echo, hello) the datagrams
+/// with a valid header are just more bytes. Paced in bursts ([`PROBE_EVERY`],
+/// [`PROBE_BYTES`]), each followed by the caller's `probe`, which waits for an answer from
+/// the server (so the server's socket buffer never overflows and every datagram is read).
 pub fn udp_garbage(
     addr: SocketAddr,
     rng: &mut TestRng,
@@ -220,7 +228,8 @@ pub fn udp_garbage(
         .map(|_| UdpSocket::bind("127.0.0.1:0").expect("binding on loopback"))
         .collect();
     let mut sent = UdpGarbage::default();
-    for i in 0..count {
+    let (mut burst, mut burst_bytes) = (0, 0);
+    for _ in 0..count {
         let d = match rng.gen_range(0..4) {
             0 => {
                 sent.random += 1;
@@ -247,8 +256,11 @@ pub fn udp_garbage(
         };
         let s = &socks[rng.gen_range(0..socks.len())];
         s.send_to(&d, addr).expect("sending on loopback");
-        if i % 50 == 49 {
+        burst += 1;
+        burst_bytes += d.len();
+        if burst == PROBE_EVERY || burst_bytes >= PROBE_BYTES {
             probe();
+            (burst, burst_bytes) = (0, 0);
         }
     }
     probe();
@@ -416,9 +428,22 @@ fn pump(
     }
 }
 
-/// A UDP relay for one client of a `sockcore::udp` server that forwards everything until
-/// `pass` DATA datagrams have gone to the server, and then drops every datagram from the
-/// client: an upload stopped at a known chunk, without timing.
+/// What a [`UdpGate`] lets through before it holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Hold {
+    /// Everything until this many DATA datagrams have gone to the server; then every
+    /// datagram from the client is dropped (an upload stopped at a known chunk).
+    DataToServer(usize),
+    /// Everything until this many REPLY datagrams have gone to the client; then every
+    /// datagram from the server is dropped (a request run, its answer never seen).
+    RepliesToClient(usize),
+}
+
+/// Decides whether a datagram passes the gate.
+type Filter = Box<dyn FnMut(&[u8]) -> bool + Send>;
+
+/// A UDP relay for one client of a `sockcore::udp` server that drops one direction from a
+/// known datagram on ([`Hold`]): a dialogue stopped at a known step, without timing.
 #[derive(Debug)]
 pub struct UdpGate {
     addr: SocketAddr,
@@ -427,57 +452,75 @@ pub struct UdpGate {
 
 impl UdpGate {
     /// Listens on 127.0.0.1 for one client, and relays it to `server`.
-    pub fn start(server: SocketAddr, pass: usize) -> UdpGate {
+    pub fn start(server: SocketAddr, hold: Hold) -> UdpGate {
         let front = UdpSocket::bind("127.0.0.1:0").expect("binding the gate");
         let addr = front.local_addr().expect("gate address");
         let back = UdpSocket::bind("127.0.0.1:0").expect("binding the gate");
         back.connect(server).expect("connecting the gate");
         let state = Arc::new((Mutex::new(GateState::default()), Condvar::new()));
-        let st = Arc::clone(&state);
         for s in [&front, &back] {
             s.set_read_timeout(Some(Duration::from_millis(200)))
                 .expect("read timeout");
         }
         let client: Arc<Mutex<Option<SocketAddr>>> = Arc::default();
+        // Counts the datagrams of `kind` (decoded as sockcore::udp) that pass one way, and
+        // holds that way after `pass` of them.
+        let counter = |kind: Kind, pass: usize, st: Arc<(Mutex<GateState>, Condvar)>| {
+            let mut seen = 0;
+            move |d: &[u8]| -> bool {
+                if matches!(wire::decode(d), Ok((h, _)) if h.kind == kind) {
+                    seen += 1;
+                }
+                if seen > pass {
+                    let (m, cv) = &*st;
+                    m.lock().expect("gate lock").held = true;
+                    cv.notify_all();
+                    return false;
+                }
+                true
+            }
+        };
+        let (mut to_server, mut to_client): (Filter, Filter) = match hold {
+            Hold::DataToServer(n) => (
+                Box::new(counter(Kind::Data, n, Arc::clone(&state))),
+                Box::new(|_: &[u8]| true),
+            ),
+            Hold::RepliesToClient(n) => (
+                Box::new(|_: &[u8]| true),
+                Box::new(counter(Kind::Reply, n, Arc::clone(&state))),
+            ),
+        };
         let (f2, b2, c2, st2) = (
             front.try_clone().expect("clone"),
             back.try_clone().expect("clone"),
             Arc::clone(&client),
             Arc::clone(&state),
         );
-        // Server to client: everything, until the gate is dropped.
+        // Server to client, until the gate is dropped.
         thread::spawn(move || {
             let mut buf = vec![0u8; UDP_MAX + 1];
             while !st2.0.lock().expect("gate lock").open {
                 if let Ok(n) = b2.recv(&mut buf) {
-                    if let Some(to) = *c2.lock().expect("gate lock") {
+                    let to = *c2.lock().expect("gate lock");
+                    if let (Some(to), true) = (to, to_client(&buf[..n])) {
                         let _ = f2.send_to(&buf[..n], to);
                     }
                 }
             }
         });
-        // Client to server: everything until `pass` DATA datagrams, then nothing.
+        // Client to server, until the gate is dropped.
+        let st = Arc::clone(&state);
         thread::spawn(move || {
             let mut buf = vec![0u8; UDP_MAX + 1];
-            let mut data = 0;
             while !st.0.lock().expect("gate lock").open {
                 let Ok((n, from)) = front.recv_from(&mut buf) else {
                     continue;
                 };
                 *client.lock().expect("gate lock") = Some(from);
-                if let Ok((h, _)) = wire::decode(&buf[..n]) {
-                    if h.kind == Kind::Data {
-                        data += 1;
-                    }
+                if to_server(&buf[..n]) {
+                    // The server may be gone (a test killed it): nothing to relay to.
+                    let _ = back.send(&buf[..n]);
                 }
-                if data > pass {
-                    let (m, cv) = &*st;
-                    m.lock().expect("gate lock").held = true;
-                    cv.notify_all();
-                    continue;
-                }
-                // The server may be gone (a test killed it): nothing to relay to.
-                let _ = back.send(&buf[..n]);
             }
         });
         UdpGate { addr, state }
@@ -488,15 +531,18 @@ impl UdpGate {
         self.addr.port().to_string()
     }
 
-    /// Waits (at most [`testkit::WAIT`]) until the client has sent more than `pass` DATA
-    /// datagrams: the server has some of the file, and will get no more.
+    /// Waits (at most [`testkit::WAIT`]) until the gate has dropped its first datagram: the
+    /// dialogue is at the step the [`Hold`] names, and will go no further.
     pub fn wait_held(&self) {
         let (m, cv) = &*self.state;
         let deadline = Instant::now() + testkit::WAIT;
         let mut g = m.lock().expect("gate lock");
         while !g.held {
             let now = Instant::now();
-            assert!(now < deadline, "the upload never reached the gate's limit");
+            assert!(
+                now < deadline,
+                "the dialogue never reached the gate's limit"
+            );
             g = cv.wait_timeout(g, deadline - now).expect("gate lock").0;
         }
     }
@@ -562,4 +608,21 @@ pub fn hostile_inputs(root: &Path, outside: &Path) -> Vec<(String, Option<String
             (name, why)
         })
         .collect()
+}
+
+/// Sends `ask` from `sock` to `to` until `answer` comes back (at most 20 tries, 500 ms
+/// each): a probe of a plain UDP server, which may lose a datagram like any UDP peer.
+pub fn udp_probe(sock: &UdpSocket, to: SocketAddr, ask: &[u8], answer: &[u8]) {
+    sock.set_read_timeout(Some(Duration::from_millis(500)))
+        .expect("read timeout");
+    let mut buf = vec![0u8; UDP_MAX + 1];
+    for _ in 0..20 {
+        sock.send_to(ask, to).expect("sending the probe");
+        while let Ok(n) = sock.recv(&mut buf) {
+            if &buf[..n] == answer {
+                return;
+            }
+        }
+    }
+    panic!("no answer to the probe from {to}");
 }
