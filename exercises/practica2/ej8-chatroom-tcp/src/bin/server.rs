@@ -179,6 +179,15 @@ struct Sala {
 /// A full queue met while handing out a line: the line still has to go in it.
 type Pendiente = (u64, Arc<Cola>);
 
+/// What handing out a line under the room's lock left to do once the lock is released:
+/// wake the writers that were waiting for lines (a system call each, kept out of the lock
+/// that every talker needs), and fill the queues that were full.
+#[derive(Debug, Default)]
+struct Reparto {
+    despertar: Vec<Arc<Cola>>,
+    llenas: Vec<Pendiente>,
+}
+
 impl Sala {
     fn lock(&self) -> MutexGuard<'_, Vec<Cliente>> {
         // Every change under the lock is a single push or remove, so the list is consistent
@@ -192,7 +201,7 @@ impl Sala {
     /// included, as the report does) and then tells the newcomer it joined. Returns the
     /// error line to send when the nickname is refused.
     fn unirse(&self, cliente: Cliente) -> Result<(), String> {
-        let (anuncio, llenas) = {
+        let (anuncio, reparto) = {
             let mut clientes = self.lock();
             if clientes.iter().any(|c| c.apodo == cliente.apodo) {
                 return Err(format!(
@@ -208,28 +217,28 @@ impl Sala {
             let nuevo = Arc::clone(&cliente.cola);
             let anuncio: Arc<str> = joined(&cliente.apodo).into();
             clientes.push(cliente);
-            let llenas = repartir(&clientes, &anuncio);
+            let reparto = repartir(&clientes, &anuncio);
             // The newcomer's queue is new and holds one line: there is room.
             let _ = nuevo.try_push(JOINED.into());
-            (anuncio, llenas)
+            (anuncio, reparto)
         };
-        self.esperar(&anuncio, llenas);
+        self.esperar(&anuncio, reparto);
         Ok(())
     }
 
     /// Relays `texto` from member `id` to every member (Python: `enviar_a_todos(data)`).
     /// Returns false when `id` is no longer in the room (it was disconnected meanwhile).
     fn enviar_a_todos(&self, id: u64, texto: &str) -> bool {
-        let (linea, llenas) = {
+        let (linea, reparto) = {
             let clientes = self.lock();
             let Some(autor) = clientes.iter().find(|c| c.id == id) else {
                 return false;
             };
             let linea: Arc<str> = said(&autor.apodo, texto).into();
-            let llenas = repartir(&clientes, &linea);
-            (linea, llenas)
+            let reparto = repartir(&clientes, &linea);
+            (linea, reparto)
         };
-        self.esperar(&linea, llenas);
+        self.esperar(&linea, reparto);
         true
     }
 
@@ -237,26 +246,29 @@ impl Sala {
     /// then `enviar_a_todos(apodo + " ha salido del chat")`). Returns the member, or `None`
     /// when it was no longer there (already disconnected and announced).
     fn eliminar_cliente(&self, id: u64) -> Option<Cliente> {
-        let (cliente, linea, llenas) = {
+        let (cliente, linea, reparto) = {
             let mut clientes = self.lock();
             let i = clientes.iter().position(|c| c.id == id)?;
             let cliente = clientes.remove(i);
             let linea: Arc<str> = left(&cliente.apodo).into();
-            let llenas = repartir(&clientes, &linea);
-            (cliente, linea, llenas)
+            let reparto = repartir(&clientes, &linea);
+            (cliente, linea, reparto)
         };
         // Nobody waits for its queue any more.
         cliente.cola.close();
         println!("~ {} ha salido del chat ~", cliente.apodo);
-        self.esperar(&linea, llenas);
+        self.esperar(&linea, reparto);
         Some(cliente)
     }
 
-    /// Puts `linea` in the full queues met by [`repartir`], waiting for room in each (the
-    /// room's lock is not held). A member whose queue stays full for [`LAG_TIMEOUT`] is
-    /// disconnected.
-    fn esperar(&self, linea: &Arc<str>, llenas: Vec<Pendiente>) {
-        for (id, cola) in llenas {
+    /// Wakes the writers [`repartir`] found waiting, then puts `linea` in the full queues
+    /// it met, waiting for room in each (the room's lock is not held). A member whose queue
+    /// stays full for [`LAG_TIMEOUT`] is disconnected.
+    fn esperar(&self, linea: &Arc<str>, reparto: Reparto) {
+        for cola in reparto.despertar {
+            cola.ready.notify_one();
+        }
+        for (id, cola) in reparto.llenas {
             if cola.push_timeout(Arc::clone(linea), LAG_TIMEOUT) == Push::Full {
                 self.echar(id);
             }
@@ -278,16 +290,18 @@ impl Sala {
     }
 }
 
-/// Puts `linea` in every member's queue that has room; returns the full ones. Only queues
-/// are touched: nothing here waits.
-fn repartir(clientes: &[Cliente], linea: &Arc<str>) -> Vec<Pendiente> {
-    let mut llenas = Vec::new();
+/// Puts `linea` in every member's queue that has room; returns the writers to wake and the
+/// full queues. Only queues are touched: nothing here waits.
+fn repartir(clientes: &[Cliente], linea: &Arc<str>) -> Reparto {
+    let mut r = Reparto::default();
     for c in clientes {
-        if c.cola.try_push(Arc::clone(linea)) == Push::Full {
-            llenas.push((c.id, Arc::clone(&c.cola)));
+        match c.cola.push_quiet(Arc::clone(linea)) {
+            (Push::Full, _) => r.llenas.push((c.id, Arc::clone(&c.cola))),
+            (Push::Queued, true) => r.despertar.push(Arc::clone(&c.cola)),
+            _ => {}
         }
     }
-    llenas
+    r
 }
 
 /// What happened to a line offered to a [`Cola`].
@@ -336,6 +350,20 @@ impl Cola {
         if st.escritor_espera {
             self.ready.notify_one();
         }
+    }
+
+    /// As `try_push`, without waking the writer: returns whether it waits, for the caller
+    /// to wake it once the room's lock is released.
+    fn push_quiet(&self, linea: Arc<str>) -> (Push, bool) {
+        let mut st = self.lock();
+        if st.cerrada {
+            return (Push::Closed, false);
+        }
+        if st.lineas.len() >= OUT_QUEUE {
+            return (Push::Full, false);
+        }
+        st.lineas.push_back(linea);
+        (Push::Queued, st.escritor_espera)
     }
 
     fn try_push(&self, linea: Arc<str>) -> Push {
