@@ -72,16 +72,9 @@ pub const EXAMPLE_LINE: [u8; 5] = [b'h', b'o', b'l', b'a', LF];
 /// [`io::ErrorKind::InvalidInput`] when `text` contains an LF (it would arrive as two
 /// lines); otherwise the writer's error (e.g. `BrokenPipe` when the peer has gone).
 pub fn send_line<W: Write + ?Sized>(w: &mut W, text: &str) -> io::Result<()> {
-    if let Some(at) = text.bytes().position(|b| b == LF) {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidInput,
-            format!("line contains a newline at byte {at}"),
-        ));
-    }
     // One write for text and terminator: a short line leaves in one segment.
     let mut buf = Vec::with_capacity(text.len() + 1);
-    buf.extend_from_slice(text.as_bytes());
-    buf.push(LF);
+    write_line(&mut buf, text)?;
     w.write_all(&buf)?;
     w.flush()
 }
