@@ -9,12 +9,16 @@
 //! - [`Proc`] runs any program with piped stdin/stdout/stderr, lets a test wait for a line
 //!   with a timeout, and kills it when dropped; [`client`] builds an `assert_cmd::Command`
 //!   with a timeout for one-shot client runs.
+//! - [`chaos`] holds the reliability tests' tools: seeded garbage for TCP and UDP servers,
+//!   gates that hold a transfer at a chosen byte so a kill lands mid-transfer, bounded waits
+//!   for file system state.
 //! - [`hostile`] is the one table of attack file names every server is tried with.
 //! - [`proxy::Proxy`] is a UDP proxy that drops, duplicates, reorders and delays datagrams
 //!   from a seeded RNG, so a loss test is reproducible.
 //!
 //! Every wait here has a timeout: a bug fails a test, it never hangs it.
 
+pub mod chaos;
 pub mod hostile;
 pub mod proxy;
 

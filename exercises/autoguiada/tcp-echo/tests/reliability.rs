@@ -2,7 +2,7 @@
 //! the image of 2.5.4 (`--image-dir`), properties of the receipt parser, and seeded garbage
 //! at run time in both modes.
 
-mod support;
+use testkit::chaos as support;
 
 use proptest::prelude::*;
 use sockcore::frame::{recv_text, send_text, BodySummary, EXAMPLE_BODY, MAX_FRAME_LEN};

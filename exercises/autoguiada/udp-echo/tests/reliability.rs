@@ -1,7 +1,7 @@
 //! Reliability tests of udp-echo (docs/reliability.md): properties of the message parsers
 //! and seeded garbage datagrams at run time.
 
-mod support;
+use testkit::chaos as support;
 
 use proptest::prelude::*;
 use std::net::UdpSocket;

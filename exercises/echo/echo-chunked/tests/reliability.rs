@@ -1,7 +1,7 @@
 //! Reliability tests of echo-chunked (docs/reliability.md): properties of the transcript
 //! formatter for received pieces, and seeded garbage at run time.
 
-mod support;
+use testkit::chaos as support;
 
 use echo_chunked::{received_line, RECV_LEN};
 use proptest::prelude::*;

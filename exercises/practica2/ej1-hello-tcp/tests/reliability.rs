@@ -1,7 +1,7 @@
 //! Reliability tests of Ej. 1 over TCP (docs/reliability.md): seeded garbage at run time.
 //! (Its only parser is the frame decoder, whose properties are in sockcore's tests.)
 
-mod support;
+use testkit::chaos as support;
 
 /// Seeded garbage (random bytes, cut frames, headers up to 4 GiB, frames of text) on 200
 /// connections never stops the server or makes it panic; a real client is answered after.

@@ -1,7 +1,7 @@
 //! Reliability tests of Ej. 1 over UDP (docs/reliability.md): properties of the datagram
 //! check, and seeded garbage datagrams at run time.
 
-mod support;
+use testkit::chaos as support;
 
 use ej1_hello_udp::{message, MAX_MESSAGE_LEN};
 use proptest::prelude::*;

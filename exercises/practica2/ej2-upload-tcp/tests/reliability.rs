@@ -2,7 +2,7 @@
 //! properties of the message parsers, seeded garbage at run time, and clients and servers
 //! killed in the middle of an upload.
 
-mod support;
+use testkit::chaos as support;
 
 use ej2_upload_tcp::{parse_received, parse_send};
 use proptest::prelude::*;

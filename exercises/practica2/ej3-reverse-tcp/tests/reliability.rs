@@ -2,7 +2,7 @@
 //! seeded garbage at run time, and clients and servers killed in the middle of the upload
 //! or the reply. (The name in a request is only logged; the parser checks it all the same.)
 
-mod support;
+use testkit::chaos as support;
 
 use ej3_reverse_tcp::{parse_request, parse_reversed};
 use proptest::prelude::*;

@@ -2,7 +2,7 @@
 //! garbage datagrams at run time, and clients and servers killed in the middle of a
 //! conversation. (The help desk takes no file names: there is no hostile-name test.)
 
-mod support;
+use testkit::chaos as support;
 
 use ej4_helpdesk_udp::{check_name, MAX_NAME_LEN};
 use proptest::prelude::*;

@@ -2,7 +2,7 @@
 //! properties of the message parsers, seeded garbage at run time, and clients and servers
 //! killed in the middle of a download.
 
-mod support;
+use testkit::chaos as support;
 
 use ej5_image_tcp::{parse_get, parse_ok};
 use proptest::prelude::*;

@@ -2,7 +2,7 @@
 //! command that takes a name, properties of the command parser, seeded garbage datagrams at
 //! run time, and clients and servers killed in the middle of a dialogue.
 
-mod support;
+use testkit::chaos as support;
 
 use ej6_shell_udp::{parse_command, Command};
 use proptest::prelude::*;

@@ -3,7 +3,7 @@
 //! bin, so it is driven over the wire), seeded garbage at run time, and clients and servers
 //! killed in the middle of a get or a put.
 
-mod support;
+use testkit::chaos as support;
 
 use proptest::prelude::Rng;
 use sockcore::frame::{recv_file, recv_text, send_text, MAX_FRAME_LEN};

@@ -5,8 +5,9 @@
 # exactly that output. Transcribed in Python 3; what differs from the original is marked
 # "# added" or "# changed", and is only what a test needs:
 #   - host and port come from argv (default localhost 10000), so a test can use port 0;
-#   - right after bind, the real address is printed on stderr as our servers print it
-#     (`listening on <ip>:<port> (tcp)`), so a test knows the port the OS chose;
+#   - once listening, the real address is printed on stderr as our servers print it
+#     (`listening on <ip>:<port> (tcp)`), so a test knows the port the OS chose (printed
+#     after listen(), not after bind(): a client that connects in between is refused);
 #   - Python 3 prints bytes as b'...': the received data is decoded to print the text the
 #     handout shows.
 # Run: python3 -u socket_echo_server.py [HOST [PORT]]
@@ -21,10 +22,10 @@ server_address = (sys.argv[1] if len(sys.argv) > 1 else 'localhost',  # changed
                   int(sys.argv[2]) if len(sys.argv) > 2 else 10000)    # changed
 print('starting up on %s port %s' % server_address)
 sock.bind(server_address)
-print('listening on %s:%d (tcp)' % sock.getsockname(), file=sys.stderr)  # added
 
 # Listen for incoming connections
 sock.listen(1)
+print('listening on %s:%d (tcp)' % sock.getsockname(), file=sys.stderr)  # added
 
 while True:
     # Wait for a connection

@@ -2,10 +2,7 @@
 //! whose seed a failing test prints, random garbage for TCP and UDP servers, a TCP gate that
 //! holds a transfer at a chosen byte, and a bounded wait for a file system state.
 //!
-//! This file is the same in every exercise that has reliability tests.
-
-// Each test file uses a different subset of these helpers.
-#![allow(dead_code)]
+//! Every exercise's `tests/reliability.rs` uses it (`use crate::chaos as support;`).
 
 use proptest::prelude::{Rng, RngCore};
 use proptest::test_runner::{RngAlgorithm, TestRng};
@@ -136,8 +133,7 @@ pub fn tcp_garbage(
         let Ok(mut c) = TcpStream::connect(addr) else {
             panic!("the server stopped accepting connections");
         };
-        c.set_read_timeout(Some(testkit::WAIT))
-            .expect("read timeout");
+        c.set_read_timeout(Some(crate::WAIT)).expect("read timeout");
         // The server may close first (it refused a header): then writes fail, which is fine.
         let _ = c.write_all(&bytes);
         let _ = c.shutdown(Shutdown::Write);
@@ -267,11 +263,11 @@ pub fn udp_garbage(
     sent
 }
 
-/// Polls `ok` until it is true, failing after [`testkit::WAIT`]. For file system state only
+/// Polls `ok` until it is true, failing after [`crate::WAIT`]. For file system state only
 /// (a temporary file appearing or vanishing), which offers nothing to wait on: a bounded
 /// poll with a deadline, not a sleep that hopes the state is reached.
 pub fn wait_until(what: &str, mut ok: impl FnMut() -> bool) {
-    let deadline = Instant::now() + testkit::WAIT;
+    let deadline = Instant::now() + crate::WAIT;
     while !ok() {
         assert!(Instant::now() < deadline, "timed out waiting for {what}");
         thread::sleep(Duration::from_millis(2));
@@ -280,7 +276,7 @@ pub fn wait_until(what: &str, mut ok: impl FnMut() -> bool) {
 
 /// The names in `dir` that are temporary files of `sockcore::files::AtomicFile`.
 pub fn partial_files(dir: &Path) -> Vec<String> {
-    testkit::dir_names(dir)
+    crate::dir_names(dir)
         .into_iter()
         .filter(|n| n.starts_with(sockcore::files::PARTIAL_PREFIX))
         .collect()
@@ -325,7 +321,7 @@ impl Gate {
             };
             let upstream = TcpStream::connect(server).expect("connecting the gate to the server");
             for s in [&client, &upstream] {
-                s.set_read_timeout(Some(testkit::WAIT * 3))
+                s.set_read_timeout(Some(crate::WAIT * 3))
                     .expect("read timeout");
             }
             let (c2s, s2c) = match dir {
@@ -348,10 +344,10 @@ impl Gate {
         self.addr.port().to_string()
     }
 
-    /// Waits (at most [`testkit::WAIT`]) until `limit` bytes have passed and the gate holds.
+    /// Waits (at most [`crate::WAIT`]) until `limit` bytes have passed and the gate holds.
     pub fn wait_held(&self) {
         let (m, cv) = &*self.state;
-        let deadline = Instant::now() + testkit::WAIT;
+        let deadline = Instant::now() + crate::WAIT;
         let mut g = m.lock().expect("gate lock");
         while !g.held {
             let now = Instant::now();
@@ -395,7 +391,7 @@ fn pump(
                 g.held = true;
                 cv.notify_all();
                 // Bounded: a test that never opens the gate ends it after a while.
-                let deadline = Instant::now() + testkit::WAIT * 3;
+                let deadline = Instant::now() + crate::WAIT * 3;
                 while !g.open && Instant::now() < deadline {
                     g = cv
                         .wait_timeout(g, Duration::from_secs(1))
@@ -531,11 +527,11 @@ impl UdpGate {
         self.addr.port().to_string()
     }
 
-    /// Waits (at most [`testkit::WAIT`]) until the gate has dropped its first datagram: the
+    /// Waits (at most [`crate::WAIT`]) until the gate has dropped its first datagram: the
     /// dialogue is at the step the [`Hold`] names, and will go no further.
     pub fn wait_held(&self) {
         let (m, cv) = &*self.state;
-        let deadline = Instant::now() + testkit::WAIT;
+        let deadline = Instant::now() + crate::WAIT;
         let mut g = m.lock().expect("gate lock");
         while !g.held {
             let now = Instant::now();
@@ -590,16 +586,16 @@ pub fn tree(dir: &Path) -> Vec<(String, Vec<u8>)> {
 pub const DIR_NAME: &str = "sub";
 
 /// The hostile inputs every server that takes names is tried with: testkit's one table
-/// ([`testkit::hostile::names`]), the symlinks leading out that
-/// [`testkit::hostile::plant_symlink_out`] plants (Unix), and [`DIR_NAME`], a directory in
+/// ([`crate::hostile::names`]), the symlinks leading out that
+/// [`crate::hostile::plant_symlink_out`] plants (Unix), and [`DIR_NAME`], a directory in
 /// the root (holding one file). Each comes with the message `sockcore::files::Root` refuses
 /// it with, or `None` when it is a fine name (the directory: the server refuses it itself).
 pub fn hostile_inputs(root: &Path, outside: &Path) -> Vec<(String, Option<String>)> {
-    let links = testkit::hostile::plant_symlink_out(root, outside);
+    let links = crate::hostile::plant_symlink_out(root, outside);
     std::fs::create_dir(root.join(DIR_NAME)).expect("creating the directory");
     std::fs::write(root.join(DIR_NAME).join("inner.txt"), "inner").expect("writing a file");
     let r = sockcore::files::Root::new(root).expect("the root");
-    testkit::hostile::names()
+    crate::hostile::names()
         .into_iter()
         .chain(links.iter().map(|l| l.to_string()))
         .chain([DIR_NAME.to_string()])
