@@ -216,7 +216,9 @@ impl Root {
                         None => return Err(e),
                     }
                 }
-                Err(e) => return Err(e),
+                // E.g. "Not a directory" for `file.txt/new`: refused like any unsafe name,
+                // with the name in the message rather than a bare OS error.
+                Err(e) => return Err(invalid(format!("file name {shown:?} cannot be used: {e}"))),
             }
         }
     }
@@ -527,6 +529,22 @@ mod tests {
         assert!(root.resolve("outdir/new").is_err());
         assert!(root.path_of("dangling").is_err());
         root.path_of("in").unwrap();
+    }
+
+    /// A path through a regular file is refused with the name in the message.
+    #[cfg(unix)]
+    #[test]
+    fn path_through_a_file_is_refused_by_name() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("keep.txt"), b"k").unwrap();
+        let root = Root::new(dir.path()).unwrap();
+        let err = root.resolve("keep.txt/new").unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::InvalidInput);
+        assert!(
+            err.to_string()
+                .starts_with("file name \"keep.txt/new\" cannot be used: "),
+            "{err}"
+        );
     }
 
     /// The root itself may be reached through a symlink; names inside it still resolve.

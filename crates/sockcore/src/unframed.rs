@@ -139,12 +139,18 @@ impl UnframedReader {
         loop {
             if !self.buf.is_empty() {
                 match judge(&self.buf) {
+                    // The reader reads up to one byte past its limit to notice that the limit
+                    // was passed; a message that long is still too long (rule 4).
+                    Verdict::Whole(len) if len > self.max_len => return Err(self.too_long()),
                     Verdict::Whole(len) => return Ok(Some(self.buf.drain(..len).collect())),
                     Verdict::Invalid => {
                         return Err(io::Error::new(
                             io::ErrorKind::InvalidData,
                             format!("unexpected bytes {}", shown(&self.buf)),
                         ))
+                    }
+                    Verdict::WholeUnlessMore if self.buf.len() > self.max_len => {
+                        return Err(self.too_long())
                     }
                     Verdict::WholeUnlessMore => {
                         if !self.more_within_quiet()? {
@@ -271,6 +277,26 @@ mod tests {
         assert_eq!(r.recv(&judge).unwrap().as_deref(), Some(&b"EXIT"[..]));
         drop(writer.join().unwrap());
         assert_eq!(r.recv(&judge).unwrap(), None);
+    }
+
+    /// A known message one byte longer than the limit is refused (the reader holds one byte
+    /// past its limit to notice, but never returns it as a message).
+    #[test]
+    fn message_one_byte_over_the_limit_is_refused() {
+        let (ours, mut peer) = pair();
+        let mut r = UnframedReader::new(ours, 3).quiet(QUIET);
+        peer.write_all(b"TIME").unwrap();
+        peer.shutdown(Shutdown::Write).unwrap();
+        let e = r.recv(one_of(&["TIME"])).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::InvalidData);
+        let (ours, mut peer) = pair();
+        let mut r = UnframedReader::new(ours, 3).quiet(QUIET);
+        peer.write_all(b"abcd").unwrap();
+        peer.shutdown(Shutdown::Write).unwrap();
+        assert_eq!(
+            r.recv(free_text).unwrap_err().kind(),
+            io::ErrorKind::InvalidData
+        );
     }
 
     /// Bytes that cannot begin a known command are `InvalidData`, quoted in the message.

@@ -85,8 +85,8 @@ const CLEAR_REASONS: &[&str] = &[
     "symbolic link",
     "leads outside the server directory",
     "cannot write ",
-    // A path through a file ("link-out/new", where link-out is a file): the OS's words.
-    "Not a directory",
+    // A path through a file ("link-out/new", where link-out is a file).
+    "cannot be used: ",
 ];
 
 /// Every hostile name, the symlinks leading out and a name that is a directory, in every
