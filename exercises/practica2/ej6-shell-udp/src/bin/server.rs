@@ -37,14 +37,12 @@ use clap::Parser;
 use ej6_shell_udp::{parse_command, Command};
 use sockcore::files::{check_name, is_partial, AtomicFile, Overwrite, Root};
 use sockcore::net::{self, Transport};
-use sockcore::udp::{self, wire::MAX_MESSAGE_LEN, Config, Session};
+use sockcore::udp::{self, wire::MAX_MESSAGE_LEN, Config, Session, StopHandle};
 use std::fs;
 use std::io::{self, Write};
-use std::net::{SocketAddr, UdpSocket};
+use std::net::UdpSocket;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::mpsc;
-use std::thread;
 use std::time::Duration;
 
 /// Ej. 6 (Práctica 2), UDP server: run ls, rm, write, cd and mv for each client on --dir,
@@ -72,11 +70,6 @@ struct Args {
 /// is how client and server learn of each other.
 const HELLO: &str = "HELLO";
 
-/// After answering `exit`, the server keeps serving this long before it ends, so a client
-/// whose answer was lost and who asks again (after at most `udp::rtt::MAX_RTO`, 3 s) gets
-/// the cached answer instead of silence.
-const EXIT_LINGER: Duration = Duration::from_millis(3_500);
-
 /// Prefix of a listing that fits in one reply: `LS\n` and the names, one per line.
 const LS_INLINE: &str = "LS\n";
 
@@ -99,46 +92,30 @@ fn run(args: Args) -> anyhow::Result<()> {
     serve(socket, root, config)
 }
 
-/// Why the server stops.
-enum Stop {
-    /// A client sent `exit`.
-    Exit(SocketAddr),
-    /// The socket failed.
-    Failed(io::Error),
-}
-
 /// Serves sessions until a client sends `exit` ("ambos programas finalizarán"), or the socket
-/// fails.
+/// fails. After `exit` the server goes on answering repeats of its last replies for
+/// `udp::server::STOP_LINGER` (a client whose answer to `exit` was lost asks again within the
+/// longest retransmission timeout), then returns.
 ///
 /// # Errors
 /// When the socket fails in a way that is not one client's doing.
 fn serve(socket: UdpSocket, root: Root, config: Config) -> anyhow::Result<()> {
-    let (stop, stopped) = mpsc::channel();
-    let failed = stop.clone();
-    thread::spawn(move || {
-        // Python: while True: data, addr = s.recvfrom(1024)  -- one loop and one current
-        // directory for everybody. udp::serve gives each client a session and a thread.
-        let result = udp::serve(socket, config, move |session| {
+    let stop = StopHandle::new();
+    let exit = stop.clone();
+    // Python: while True: data, addr = s.recvfrom(1024)  -- one loop and one current
+    // directory for everybody. udp::serve_until gives each client a session and a thread.
+    udp::serve_until(
+        socket,
+        config,
+        move |session| {
             let peer = session.peer();
-            if let Err(e) = shell(session, &root, &stop) {
+            if let Err(e) = shell(session, &root, &exit) {
                 eprintln!("server: client {peer}: {e:#}");
             }
-        });
-        let e = result
-            .err()
-            .unwrap_or_else(|| io::Error::other("serve returned"));
-        let _ = failed.send(Stop::Failed(e));
-    });
-    match stopped.recv() {
-        Ok(Stop::Exit(peer)) => {
-            println!("exit de {peer}: el servidor termina");
-            // Repeats of the `exit` request are answered from the session's cache meanwhile.
-            thread::sleep(EXIT_LINGER);
-            Ok(())
-        }
-        Ok(Stop::Failed(e)) => Err(e).context("receiving datagrams"),
-        Err(_) => anyhow::bail!("the serving thread ended without a word"),
-    }
+        },
+        stop,
+    )
+    .context("receiving datagrams")
 }
 
 /// What a command produced.
@@ -152,7 +129,7 @@ enum Outcome {
 }
 
 /// One client's session: HELLO, then commands until `exit` (or the client goes silent).
-fn shell(mut session: Session, root: &Root, stop: &mpsc::Sender<Stop>) -> anyhow::Result<()> {
+fn shell(mut session: Session, root: &Root, stop: &StopHandle) -> anyhow::Result<()> {
     let peer = session.peer();
     let hello = session.recv_request()?;
     if hello != HELLO.as_bytes() {
@@ -184,7 +161,8 @@ fn shell(mut session: Session, root: &Root, stop: &mpsc::Sender<Stop>) -> anyhow
             Outcome::Listing(text) => send_listing(&mut session, &text)?,
             Outcome::Exit => {
                 session.reply(b"OK the server ends")?;
-                let _ = stop.send(Stop::Exit(peer));
+                println!("exit de {peer}: el servidor termina");
+                stop.stop();
                 return Ok(());
             }
         }
