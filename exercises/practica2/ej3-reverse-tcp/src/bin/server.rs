@@ -106,6 +106,11 @@ fn handle_client(stream: TcpStream, max_size: u64) -> anyhow::Result<()> {
     if let Err(e) = &result {
         // The client may be gone (that may be the error itself): ignore a failed send.
         let _ = send_text(&mut tx, &format!("ERROR {e:#}"));
+        // The client may still be sending the file: closing with its bytes unread would
+        // reset the connection and lose our ERROR (see sockcore::net::lingering_close).
+        if let Ok(stream) = tx.into_inner() {
+            net::lingering_close(stream, net::LINGER_TIME);
+        }
     }
     result
 }

@@ -218,6 +218,11 @@ fn handle_client(
     if let Err(e) = &result {
         // The client may be gone (that may be the error itself): ignore a failed send.
         let _ = send_text(&mut tx, &format!("ERROR {e:#}"));
+        // The client may still be sending an upload: closing with its bytes unread would
+        // reset the connection and lose our ERROR (see sockcore::net::lingering_close).
+        if let Ok(stream) = stream.try_clone() {
+            net::lingering_close(stream, net::LINGER_TIME);
+        }
     }
     result
 }
