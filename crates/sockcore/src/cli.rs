@@ -34,9 +34,14 @@ pub fn report<E: Display>(result: Result<(), E>) -> ExitCode {
 /// pressed Ctrl-D, or a script gave fewer answers than asked), or the error of reading stdin.
 pub fn input(prompt: &str) -> std::io::Result<String> {
     use std::io::{BufRead, IsTerminal, Write};
-    let mut out = std::io::stdout().lock();
-    out.write_all(prompt.as_bytes())?;
-    out.flush()?;
+    {
+        let mut out = std::io::stdout().lock();
+        out.write_all(prompt.as_bytes())?;
+        out.flush()?;
+    }
+    // stdout is not held while waiting for the user: another thread (a chat's receiver)
+    // may print meanwhile.
+    let mut out = std::io::stdout();
     let mut line = String::new();
     if std::io::stdin().lock().read_line(&mut line)? == 0 {
         // Python's input() ends its prompt line with the user's Enter; end it ourselves.

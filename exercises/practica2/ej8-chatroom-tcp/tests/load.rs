@@ -114,6 +114,21 @@ fn connections_over_the_cap_get_a_busy_line_and_the_room_goes_on() {
     assert_eq!(extra.line(), None, "the refused connection is closed");
     server.wait_stderr("refused: server busy: 20 connections open, limit 20");
 
+    // The real client says so and exits 1, instead of asking for another nickname.
+    let a = testkit::client(&bin!("client"), dir.path())
+        .args([
+            "--port",
+            &server.addr().port().to_string(),
+            "--name",
+            "tarde",
+        ])
+        .assert()
+        .code(1);
+    assert_eq!(
+        testkit::stderr(&a),
+        "error: the server refused the connection: server busy: 20 connections open, limit 20; try again later\n"
+    );
+
     // One member leaves; the server gives its place back before closing.
     let mut first = held.remove(0);
     send_line(&mut first.tx, "salir").expect("sending salir");

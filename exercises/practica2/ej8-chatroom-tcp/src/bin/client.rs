@@ -104,6 +104,12 @@ fn unirse(
             .context("the server closed the connection before we joined")?;
         if linea == ASK_NICK {
             send_line(&mut tx, &nombre).context("sending the nickname")?;
+        } else if let Some(why) = linea
+            .strip_prefix(ERROR_PREFIX)
+            .filter(|rest| rest.starts_with("server busy"))
+        {
+            // The room is full: the server closes; asking for another name would be useless.
+            anyhow::bail!("the server refused the connection: {why}");
         } else if linea.starts_with(ERROR_PREFIX) {
             println!("{linea}");
             nombre = input(PROMPT_NOMBRE)?;
