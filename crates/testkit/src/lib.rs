@@ -496,6 +496,51 @@ pub fn python() -> PathBuf {
     );
 }
 
+/// The open-file limit of this process (inherited by the programs it starts), where there is
+/// one: on Unix what `ulimit -n` says in a child shell, which inherits it; `None` elsewhere
+/// (Windows has no per-process limit on sockets of this size).
+pub fn open_file_limit() -> Option<u64> {
+    if !cfg!(unix) {
+        return None;
+    }
+    let out = assert_cmd::Command::new("sh")
+        .args(["-c", "ulimit -n"])
+        .timeout(WAIT)
+        .output()
+        .ok()?;
+    match String::from_utf8_lossy(&out.stdout).trim() {
+        "unlimited" => Some(u64::MAX),
+        n => n.parse().ok(),
+    }
+}
+
+/// Whether `test` may open `needed` files (sockets) at once under [`open_file_limit`].
+///
+/// Raising the limit needs `setrlimit` (unsafe code, or a dependency); the shell that runs
+/// the tests can do it (`ulimit -n 4096`). Where the limit is too low: on Linux, where CI
+/// runs, this panics, so the check can never pass unseen; elsewhere (macOS defaults to 256)
+/// it prints `SKIPPED <test>: ...` straight to stderr (libtest captures `eprintln!`) and
+/// returns false.
+///
+/// # Panics
+/// On Linux, when the limit is below `needed`.
+pub fn open_files_allow(needed: u64, test: &str) -> bool {
+    let Some(limit) = open_file_limit() else {
+        return true;
+    };
+    if limit >= needed {
+        return true;
+    }
+    let msg = format!(
+        "{test}: the open-file limit is {limit}, below the {needed} this test needs; run `ulimit -n 4096` first"
+    );
+    if cfg!(target_os = "linux") {
+        panic!("{msg}");
+    }
+    let _ = writeln!(std::io::stderr(), "SKIPPED {msg}");
+    false
+}
+
 /// Writes `len` pseudo-random bytes (from `seed`) to `path`, streaming, and returns the path.
 ///
 /// # Panics

@@ -3,7 +3,6 @@
 //! test needs to reach them. Every read has a timeout; no test sleeps.
 
 use sockcore::frame::{recv_text, send_text, MAX_FRAME_LEN};
-use std::io::Write;
 use std::net::TcpStream;
 use std::path::Path;
 use std::time::Instant;
@@ -141,45 +140,16 @@ fn idle_connections_are_closed_after_the_timeout_and_a_new_client_is_served() {
     served(&server, cli.path());
 }
 
-/// The open-file limit of this process (inherited by the server it starts), where there is
-/// one to read. Unix: what `ulimit -n` says in a child shell, which inherits it.
-#[cfg(unix)]
-fn open_file_limit() -> Option<u64> {
-    let out = std::process::Command::new("sh")
-        .args(["-c", "ulimit -n"])
-        .output()
-        .ok()?;
-    let text = String::from_utf8_lossy(&out.stdout);
-    match text.trim() {
-        "unlimited" => Some(u64::MAX),
-        n => n.parse().ok(),
-    }
-}
-
-/// Windows has no per-process limit on sockets of this size.
-#[cfg(not(unix))]
-fn open_file_limit() -> Option<u64> {
-    None
-}
-
 /// 500 idle sessions (each past the greeting, so each holds a server thread) do not stop a
 /// new client from being served, with the default limits. Skipped, saying so, when the
 /// open-file limit cannot hold 500 sockets on each side.
 #[test]
 fn five_hundred_idle_sessions_do_not_stop_a_new_client() {
-    if let Some(limit) = open_file_limit() {
-        if limit < FILES_NEEDED {
-            // Raising it needs setrlimit, i.e. unsafe code or a new dependency; the shell
-            // that runs the tests can do it instead. Written to stderr directly: the test
-            // harness captures println! and eprintln!, and a skip must not pass silently.
-            let _ = writeln!(
-                std::io::stderr(),
-                "SKIPPED five_hundred_idle_sessions_do_not_stop_a_new_client: the open-file \
-                 limit is {limit}, below the {FILES_NEEDED} needed for {MANY} connections; \
-                 run `ulimit -n 4096` first"
-            );
-            return;
-        }
+    if !testkit::open_files_allow(
+        FILES_NEEDED,
+        "five_hundred_idle_sessions_do_not_stop_a_new_client",
+    ) {
+        return;
     }
     let (server, _dir) = start(&[]);
     let t = Instant::now();
