@@ -162,3 +162,35 @@ fn server_killed_mid_download_client_keeps_old_copy_and_exits_1() {
     assert_eq!(partial_files(s.cli_dir.path()), Vec::<String>::new());
     assert_eq!(dir_names(s.cli_dir.path()), ["big.bin"]);
 }
+
+mod parser {
+    use proptest::prelude::*;
+    use tcp21_get::{parse_command, Command};
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 512, failure_persistence: None, ..ProptestConfig::default() })]
+
+        /// `parse_command` never panics on any frame; `GET <name>` gives back the name exactly,
+        /// `TIME` and `BYE` only as sent, and everything else is the unknown command.
+        #[test]
+        fn parse_command_reads_exactly_the_protocol(data in prop_oneof![
+            any::<String>(),
+            "(GET|TIME|BYE)",
+            "[ \t]?(GET|TIME|BYE|get|time|bye|GE|TIM|BY)[ \t]?.{0,12}",
+            "GET [a-z./\\\\]{0,16}",
+        ]) {
+            match parse_command(&data) {
+                Command::Get(name) => prop_assert!(
+                    data == "GET" && name.is_empty() || data == format!("GET {name}"),
+                    "{:?} -> {:?}", data, name
+                ),
+                Command::Time => prop_assert_eq!(data.as_str(), "TIME"),
+                Command::Bye => prop_assert_eq!(data.as_str(), "BYE"),
+                Command::Unknown => prop_assert!(
+                    !data.starts_with("GET ") && !["GET", "TIME", "BYE"].contains(&data.as_str()),
+                    "{:?}", data
+                ),
+            }
+        }
+    }
+}

@@ -49,6 +49,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::thread;
 use std::time::Duration;
+use tcp21_get::{parse_command, Command};
 
 /// TCP 2.1 (Práctica TCP), server: send clients the files they ask for ("GET <file>"), from
 /// --dir, any size, binary or text; answer "TIME" with the local time and "BYE" with "Bye";
@@ -196,24 +197,28 @@ fn serve_client(stream: &TcpStream, seat: Seat, root: &Root, idle: Duration) -> 
                 return Err(e).context("receiving a command");
             }
         };
-        // Python: if (data[0:3] == "GET"): ... filename = data[4:]
-        if let Some(name) = data.strip_prefix("GET ").or((data == "GET").then_some("")) {
-            println!("Received GET command from client");
-            send_requested_file(&mut tx, root, name)?;
-        } else if data == "BYE" {
-            println!("Received BYE command from client");
-            // Python prints it after conn.close(); printed first here, so that once the client
-            // has its "Bye", the server's transcript about it is complete.
-            println!("Closing connection");
-            drop(seat);
-            send_text(&mut tx, BYE_REPLY)?;
-            return Ok(());
-        } else if data == "TIME" {
-            println!("Received TIME command from client");
-            send_text(&mut tx, &clock::now().to_string())?;
-        } else {
-            println!("Client issued an unknown command");
-            send_text(&mut tx, COMMAND_NOT_FOUND)?;
+        match parse_command(&data) {
+            Command::Get(name) => {
+                println!("Received GET command from client");
+                send_requested_file(&mut tx, root, name)?;
+            }
+            Command::Bye => {
+                println!("Received BYE command from client");
+                // Python prints it after conn.close(); printed first here, so that once the
+                // client has its "Bye", the server's transcript about it is complete.
+                println!("Closing connection");
+                drop(seat);
+                send_text(&mut tx, BYE_REPLY)?;
+                return Ok(());
+            }
+            Command::Time => {
+                println!("Received TIME command from client");
+                send_text(&mut tx, &clock::now().to_string())?;
+            }
+            Command::Unknown => {
+                println!("Client issued an unknown command");
+                send_text(&mut tx, COMMAND_NOT_FOUND)?;
+            }
         }
     }
 }
