@@ -261,3 +261,38 @@ fn server_killed_mid_download_client_keeps_old_copy_and_exits_1() {
     assert_eq!(fs::read(s.cli("big.bin")).unwrap(), b"old copy");
     assert_eq!(dir_names(s.cli_dir.path()), ["big.bin"]);
 }
+
+mod parser {
+    use proptest::prelude::*;
+    use tcp22_lock::{parse_command, Command};
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 512, failure_persistence: None, ..ProptestConfig::default() })]
+
+        /// `parse_command` never panics on any frame; `GET`, `LOCK` and `PUT` give back
+        /// exactly what follows the first space, `TIME` and `BYE` take nothing after it, and
+        /// everything else is the unknown command.
+        #[test]
+        fn parse_command_reads_exactly_the_protocol(data in prop_oneof![
+            any::<String>(),
+            "(GET|LOCK|PUT|TIME|BYE) ?",
+            "[ \t]?(GET|LOCK|PUT|TIME|BYE|get|lock|put|time|bye|LOC|PU|BY)[ \t]?.{0,12}",
+            "(GET|LOCK|PUT) [a-z./\\\\ ]{0,16}",
+        ]) {
+            let (verb, rest) = data.split_once(' ').unwrap_or((data.as_str(), ""));
+            let named = |v: &str, name: &str| verb == v && rest == name;
+            match parse_command(&data) {
+                Command::Get(name) => prop_assert!(named("GET", name), "{:?}", data),
+                Command::Lock(name) => prop_assert!(named("LOCK", name), "{:?}", data),
+                Command::Put(name) => prop_assert!(named("PUT", name), "{:?}", data),
+                Command::Time => prop_assert!(data == "TIME" || data == "TIME ", "{:?}", data),
+                Command::Bye => prop_assert!(data == "BYE" || data == "BYE ", "{:?}", data),
+                Command::Unknown => prop_assert!(
+                    !(["GET", "LOCK", "PUT"].contains(&verb)
+                        || ["TIME", "BYE"].contains(&verb) && rest.is_empty()),
+                    "{:?}", data
+                ),
+            }
+        }
+    }
+}

@@ -52,6 +52,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread;
 use std::time::Duration;
+use tcp22_lock::{parse_command, Command};
 
 /// TCP 2.2 (Práctica TCP), server: TCP 2.1's server (GET, TIME, BYE) plus "LOCK <file>",
 /// which reserves a file of --dir for this connection, and "PUT <file>", which replaces it
@@ -297,30 +298,29 @@ impl Session {
             else {
                 anyhow::bail!("left without BYE");
             };
-            let (command, name) = data.split_once(' ').unwrap_or((data.as_str(), ""));
-            match command {
-                "BYE" if name.is_empty() => {
+            match parse_command(&data) {
+                Command::Bye => {
                     println!("Received BYE command from client");
                     println!("Closing connection");
                     return Ok(());
                 }
-                "GET" => {
+                Command::Get(name) => {
                     println!("Received GET command from client");
                     self.get(tx, name)?;
                 }
-                "LOCK" => {
+                Command::Lock(name) => {
                     println!("Received LOCK command from client");
                     self.lock(tx, name)?;
                 }
-                "PUT" => {
+                Command::Put(name) => {
                     println!("Received PUT command from client");
                     self.put(rx, tx, name)?;
                 }
-                "TIME" if name.is_empty() => {
+                Command::Time => {
                     println!("Received TIME command from client");
                     send_text(tx, &clock::now().to_string())?;
                 }
-                _ => {
+                Command::Unknown => {
                     println!("Client issued an unknown command");
                     send_text(tx, COMMAND_NOT_FOUND)?;
                 }
