@@ -37,3 +37,34 @@ fn garbage_never_stops_the_server() {
     let err = server.stderr();
     assert!(!err.contains("panicked"), "{err}");
 }
+
+mod parser {
+    use proptest::prelude::*;
+    use tcp11_greeting::{parse_message, Message, EXIT};
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 512, failure_persistence: None, ..ProptestConfig::default() })]
+
+        /// `parse_message` never panics on any bytes; exactly `EXIT` is the exit, any other
+        /// UTF-8 text is a greeting given back unchanged, and anything else is refused as not
+        /// UTF-8.
+        #[test]
+        fn parse_message_reads_exactly_the_protocol(bytes in prop_oneof![
+            proptest::collection::vec(any::<u8>(), 0..64),
+            any::<String>().prop_map(String::into_bytes),
+            "[ \t]?(EXIT|exit|Exit|EXI|XIT|Hola servidor)[ \t\n]?".prop_map(String::into_bytes),
+            (proptest::collection::vec(any::<u8>(), 0..2), proptest::collection::vec(any::<u8>(), 0..2))
+                .prop_map(|(a, b)| [a, EXIT.as_bytes().to_vec(), b].concat()),
+        ]) {
+            match (parse_message(bytes.clone()), std::str::from_utf8(&bytes)) {
+                (Ok(Message::Exit), text) => prop_assert_eq!(text, Ok(EXIT)),
+                (Ok(Message::Greeting(data)), Ok(text)) => {
+                    prop_assert_eq!(data.as_str(), text);
+                    prop_assert_ne!(text, EXIT);
+                }
+                (Err(_), Err(_)) => {}
+                (got, text) => prop_assert!(false, "{:?} for {:?}", got, text),
+            }
+        }
+    }
+}

@@ -40,6 +40,7 @@ use std::process::ExitCode;
 use std::sync::{mpsc, Arc};
 use std::thread;
 use std::time::Duration;
+use tcp11_greeting::{parse_message, Message};
 
 /// TCP 1.1 (Práctica TCP), server: answer "Hi TCP Client" to every client's greeting and stay
 /// listening for more clients, until one sends "EXIT": then answer "Bye Client" and end.
@@ -55,8 +56,6 @@ struct Args {
     port: u16,
 }
 
-/// The command that ends the server, as the handout spells it.
-const EXIT: &str = "EXIT";
 /// The handout's answer to a greeting.
 const GREETING_REPLY: &str = "Hi TCP Client";
 /// The handout's answer to EXIT.
@@ -147,21 +146,24 @@ fn greet(stream: TcpStream, lobby: &Arc<Lobby>) -> anyhow::Result<Said> {
     let Some(bytes) = bytes else {
         anyhow::bail!("connected and left without a message");
     };
-    let data = String::from_utf8(bytes).context("the message is not UTF-8 text")?;
+    let message = parse_message(bytes).context("the message is not UTF-8 text")?;
 
     let mut conn = &stream;
-    if data == EXIT {
-        println!("Received EXIT Command from client");
-        println!("Bye");
-        // The server is ending: no "Waiting for clients..." after this.
-        lobby.close();
-        drop(seat);
-        // Python: conn.sendall("Bye Client".encode()); conn.close(); break
-        conn.write_all(EXIT_REPLY.as_bytes())
-            .with_context(|| format!("answering EXIT to {peer}"))?;
-        stream.shutdown(Shutdown::Write)?;
-        return Ok(Said::Exit);
-    }
+    let data = match message {
+        Message::Exit => {
+            println!("Received EXIT Command from client");
+            println!("Bye");
+            // The server is ending: no "Waiting for clients..." after this.
+            lobby.close();
+            drop(seat);
+            // Python: conn.sendall("Bye Client".encode()); conn.close(); break
+            conn.write_all(EXIT_REPLY.as_bytes())
+                .with_context(|| format!("answering EXIT to {peer}"))?;
+            stream.shutdown(Shutdown::Write)?;
+            return Ok(Said::Exit);
+        }
+        Message::Greeting(data) => data,
+    };
     println!("Received data from client: {data}");
     // This client's transcript is complete before it gets its answer: once a client has its
     // reply, the server has printed everything about it (the tests and transcripts rely on it).
