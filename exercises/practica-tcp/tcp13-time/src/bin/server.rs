@@ -33,13 +33,14 @@ use clap::Parser;
 use sockcore::clock::{self, Zone};
 use sockcore::lobby::{addr_tuple, Lobby, Seat};
 use sockcore::net::{self, Transport};
-use sockcore::unframed::{one_of, UnframedReader};
+use sockcore::unframed::UnframedReader;
 use std::io::{self, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::process::ExitCode;
 use std::sync::{mpsc, Arc};
 use std::thread;
 use std::time::Duration;
+use tcp13_time::{judge_command, parse_command, Command};
 
 /// TCP 1.3 (Práctica TCP), server: answer every "TIME" with the local time
 /// ("YYYY-MM-DD HH:MM:SS.ffffff", as Python's datetime.now() prints it), on one connection
@@ -56,11 +57,6 @@ struct Args {
     port: u16,
 }
 
-/// The two commands, as the handout spells them; each is complete as soon as its 4 bytes
-/// are in (neither is the beginning of the other).
-const TIME: &str = "TIME";
-const EXIT: &str = "EXIT";
-const COMMANDS: [&str; 2] = [TIME, EXIT];
 /// The handout's answer to EXIT.
 const EXIT_REPLY: &str = "Bye";
 
@@ -153,7 +149,7 @@ fn serve_client(stream: TcpStream, seat: Seat, lobby: &Lobby) -> anyhow::Result<
     loop {
         // Python: data = conn.recv(MTU).decode()  -- one recv is whatever has arrived: half a
         // command, or two. Here each command is complete when its 4 bytes are in.
-        let command = match rx.recv(one_of(&COMMANDS)) {
+        let command = match rx.recv(judge_command) {
             Ok(Some(command)) => command,
             // The client closed between commands: its session is over. (The handout's server
             // takes the b'' for an unknown command and calls recv() again, forever, at 100% CPU.)
@@ -170,7 +166,8 @@ fn serve_client(stream: TcpStream, seat: Seat, lobby: &Lobby) -> anyhow::Result<
             }
         };
         let mut conn = rx.get_ref();
-        if command == EXIT.as_bytes() {
+        // The judge lets through whole commands only: anything but EXIT is TIME.
+        if parse_command(&command) == Some(Command::Exit) {
             println!("Received EXIT command from client");
             lobby.close();
             drop(seat);
