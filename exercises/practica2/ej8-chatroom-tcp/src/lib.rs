@@ -54,3 +54,47 @@ pub fn left(nick: &str) -> String {
 pub fn said(nick: &str, text: &str) -> String {
     format!("{nick}: {text}")
 }
+
+/// Checks a nickname line, as received: the nickname itself, or the `ERROR: ...` line to
+/// send back (1 to [`MAX_NICK_CHARS`] characters, no `:`, no control characters, no spaces at
+/// either end).
+///
+/// # Errors
+/// The line to send back when `line` cannot be a nickname.
+pub fn parse_nick(line: &str) -> Result<&str, String> {
+    let n = line.chars().count();
+    let ok = n > 0
+        && n <= MAX_NICK_CHARS
+        && line.trim() == line
+        && !line.contains(':')
+        && !line.chars().any(char::is_control);
+    if ok {
+        Ok(line)
+    } else {
+        Err(format!(
+            "{ERROR_PREFIX}apodo no válido: de 1 a {MAX_NICK_CHARS} caracteres, sin ':' y sin espacios al principio ni al final"
+        ))
+    }
+}
+
+/// What a member's line means once in the room.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Line<'a> {
+    /// Exactly [`SALIR`]: the member leaves.
+    Salir,
+    /// Empty or only spaces (Enter alone): says nothing, relayed to nobody.
+    Empty,
+    /// Anything else: relayed to everyone as it came.
+    Message(&'a str),
+}
+
+/// Parses a member's line, as received (no trimming for [`SALIR`]).
+pub fn parse_line(line: &str) -> Line<'_> {
+    if line == SALIR {
+        Line::Salir
+    } else if line.trim().is_empty() {
+        Line::Empty
+    } else {
+        Line::Message(line)
+    }
+}

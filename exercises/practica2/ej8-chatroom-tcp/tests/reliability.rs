@@ -126,3 +126,51 @@ fn garbage_lines_never_stop_the_room() {
     assert!(!err.contains("panicked"), "{err}");
     assert!(err.contains("line longer than 1024 bytes"), "{err}");
 }
+
+mod parser {
+    use ej8_chatroom_tcp::{parse_line, parse_nick, Line, ERROR_PREFIX, MAX_NICK_CHARS, SALIR};
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 512, failure_persistence: None, ..ProptestConfig::default() })]
+
+        /// `parse_nick` and `parse_line` never panic on any line; a nickname is accepted
+        /// exactly when it has 1 to `MAX_NICK_CHARS` characters, no `:`, no control
+        /// characters and no spaces at either end, and is refused with the one error line
+        /// otherwise; exactly `salir` leaves, a blank line says nothing, and any other line
+        /// is relayed unchanged.
+        #[test]
+        fn parse_nick_and_parse_line_read_exactly_the_protocol(line in prop_oneof![
+            any::<String>(),
+            "[ \t]?(salir|SALIR|sali|salirr|ana|ana:|hola)[ \t\n]?",
+            "[ \t]{0,3}",
+            "[a-zñ ]{30,34}",
+            "[a-z:\u{7f}\u{1}]{1,4}",
+        ]) {
+            let n = line.chars().count();
+            let valid = (1..=MAX_NICK_CHARS).contains(&n)
+                && line.trim() == line
+                && !line.contains(':')
+                && !line.chars().any(char::is_control);
+            match parse_nick(&line) {
+                Ok(nick) => {
+                    prop_assert!(valid, "{:?}", line);
+                    prop_assert_eq!(nick, line.as_str());
+                }
+                Err(why) => {
+                    prop_assert!(!valid, "{:?}", line);
+                    prop_assert!(why.starts_with(ERROR_PREFIX), "{}", why);
+                    prop_assert!(why.contains(&format!("de 1 a {MAX_NICK_CHARS} caracteres")), "{}", why);
+                }
+            }
+            match parse_line(&line) {
+                Line::Salir => prop_assert_eq!(line.as_str(), SALIR),
+                Line::Empty => prop_assert!(line.trim().is_empty(), "{:?}", line),
+                Line::Message(text) => {
+                    prop_assert_eq!(text, line.as_str());
+                    prop_assert!(line != SALIR && !line.trim().is_empty(), "{:?}", line);
+                }
+            }
+        }
+    }
+}

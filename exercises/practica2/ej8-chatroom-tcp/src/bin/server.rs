@@ -39,7 +39,8 @@ use anyhow::Context;
 use clap::builder::RangedU64ValueParser;
 use clap::Parser;
 use ej8_chatroom_tcp::{
-    joined, left, said, ASK_NICK, ERROR_PREFIX, JOINED, MAX_LINE_LEN, MAX_NICK_CHARS, SALIR,
+    joined, left, parse_line, parse_nick, said, Line, ASK_NICK, ERROR_PREFIX, JOINED, MAX_LINE_LEN,
+    SALIR,
 };
 use sockcore::limits::{self, ConnGuard, ConnLimit, DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_CONNECTIONS};
 use sockcore::lines::{write_line, LineError, LineReader};
@@ -497,7 +498,7 @@ fn pedir_apodo(
             }
             Err(e) => return Err(e).context("reading the nickname"),
         };
-        if let Some(why) = apodo_no_valido(&apodo) {
+        if let Err(why) = parse_nick(&apodo) {
             let _ = cola.try_push(why.into());
             continue;
         }
@@ -537,14 +538,16 @@ fn recibir(
     loop {
         // Python: data = cliente.recv(1024) -- one recv is not one line; a LineReader is.
         match lector.recv_line() {
-            Ok(Some(data)) if data == SALIR => return Ok(()),
-            // An empty line (Enter alone) says nothing; the report would relay "ana: ".
-            Ok(Some(data)) if data.trim().is_empty() => {}
-            Ok(Some(data)) => {
-                if !sala.enviar_a_todos(id, &data) {
-                    return Ok(()); // disconnected for not reading, and already announced
+            Ok(Some(data)) => match parse_line(&data) {
+                Line::Salir => return Ok(()),
+                // An empty line (Enter alone) says nothing; the report would relay "ana: ".
+                Line::Empty => {}
+                Line::Message(text) => {
+                    if !sala.enviar_a_todos(id, text) {
+                        return Ok(()); // disconnected for not reading, and already announced
+                    }
                 }
-            }
+            },
             Ok(None) => anyhow::bail!("closed the connection without saying {SALIR}"),
             Err(e) if LineError::of(&e).is_some() => {
                 eprintln!("server: {addr}: refused a line: {e}");
@@ -584,19 +587,4 @@ fn linea_rechazada(e: &io::Error) -> String {
         }
         _ => format!("{ERROR_PREFIX}la línea no es texto UTF-8; no se ha enviado"),
     }
-}
-
-/// Why `apodo` cannot be a nickname, as the line to send back; `None` if it can.
-fn apodo_no_valido(apodo: &str) -> Option<String> {
-    let n = apodo.chars().count();
-    let ok = n > 0
-        && n <= MAX_NICK_CHARS
-        && apodo.trim() == apodo
-        && !apodo.contains(':')
-        && !apodo.chars().any(char::is_control);
-    (!ok).then(|| {
-        format!(
-            "{ERROR_PREFIX}apodo no válido: de 1 a {MAX_NICK_CHARS} caracteres, sin ':' y sin espacios al principio ni al final"
-        )
-    })
 }
