@@ -1,7 +1,6 @@
-//! Reliability tests of TCP 1.3 (docs/reliability.md): seeded garbage at run time. (The
-//! server takes no file names and parses no commands beyond its own bin, so there is neither
-//! a hostile-name test nor a property test here; EXIT, which ends the server by design, is
-//! never sent.)
+//! Reliability tests of TCP 1.3 (docs/reliability.md): seeded garbage at run time (EXIT,
+//! which ends the server by design, is never sent) and a property test of the command judge
+//! and parser (`tcp13_time::judge_command`, `parse_command`). The server takes no file names.
 
 use testkit::chaos as support;
 

@@ -1,7 +1,6 @@
 //! Reliability tests of TCP 2.2 (docs/reliability.md): the one table of hostile names,
-//! seeded garbage at run time, and clients and servers killed in the middle of a download
-//! and of a PUT. (The command parser is inside the server's bin, so there is no property
-//! test here; the garbage test drives it over the wire with random commands.)
+//! seeded garbage at run time, clients and servers killed in the middle of a download and of
+//! a PUT, and a property test of the command parser (`tcp22_lock::parse_command`).
 
 use testkit::chaos as support;
 

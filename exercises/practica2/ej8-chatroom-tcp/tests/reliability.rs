@@ -1,7 +1,7 @@
 //! Reliability tests of the TCP chat room (docs/reliability.md): seeded garbage lines at run
-//! time. (The room takes no file names, and its nickname check is inside the server's bin,
-//! so there is neither a hostile-name test nor a property test here; a member killed
-//! mid-dialogue is `killed_client_is_announced_as_left` in tests/room.rs.)
+//! time and a property test of the nickname and line parsers (`ej8_chatroom_tcp::parse_nick`,
+//! `parse_line`). The room takes no file names; a member killed mid-dialogue is
+//! `killed_client_is_announced_as_left` in tests/room.rs.
 
 use testkit::chaos as support;
 
