@@ -1,8 +1,7 @@
 //! Reliability tests of the one-to-one TCP chat (docs/reliability.md): seeded garbage
-//! connections at run time. (The chat takes no file names, and its only parser is
-//! sockcore's line reader, property-tested there, so there is neither a hostile-name test nor
-//! a property test here; a client killed mid-chat is `killed_client_is_reported_by_the_server`
-//! in tests/chat.rs.)
+//! connections at run time, and a property test of its name check (`nombre_valido`; lines
+//! are read by sockcore's line reader, property-tested there). The chat takes no file names;
+//! a client killed mid-chat is `killed_client_is_reported_by_the_server` in tests/chat.rs.
 
 use testkit::chaos as support;
 
@@ -188,5 +187,31 @@ fn garbage_never_stops_the_server() {
         "peer closed in the middle of a line",
     ] {
         assert!(err.contains(reason), "no {reason:?} in: {err}");
+    }
+}
+
+mod parser {
+    use ej8_chat_tcp::{nombre_valido, MAX_NAME_CHARS};
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 512, failure_persistence: None, ..ProptestConfig::default() })]
+
+        /// `nombre_valido` never panics on any text, and accepts a name exactly when it has
+        /// 1 to `MAX_NAME_CHARS` characters, no control characters and no spaces at either end.
+        #[test]
+        fn nombre_valido_reads_exactly_the_rule(name in prop_oneof![
+            any::<String>(),
+            "[ \t]?(ana|bea|desconectar|exit)[ \t\n\r]?",
+            "[ \t]{0,3}",
+            "[a-zñ ]{30,34}",
+            "[a-z\u{7f}\u{1}]{1,4}",
+        ]) {
+            let n = name.chars().count();
+            let valid = (1..=MAX_NAME_CHARS).contains(&n)
+                && name.trim() == name
+                && !name.chars().any(char::is_control);
+            prop_assert_eq!(nombre_valido(&name), valid, "{:?}", name);
+        }
     }
 }

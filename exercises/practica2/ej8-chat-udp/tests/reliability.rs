@@ -1,8 +1,7 @@
 //! Reliability tests of the one-to-one UDP chat (docs/reliability.md): seeded garbage
-//! datagrams at run time. (The chat takes no file names, and its name check is
-//! `nombre_valido`, tried here with every kind of bad name, so there is neither a
-//! hostile-name test nor a property test here; a client killed mid-chat is
-//! `killed_client_is_reported_by_the_server` in tests/chat.rs.)
+//! datagrams at run time, and a property test of its name check (`nombre_valido`). The chat
+//! takes no file names; a client killed mid-chat is `killed_client_is_reported_by_the_server`
+//! in tests/chat.rs.
 
 use testkit::chaos as support;
 
@@ -101,4 +100,30 @@ fn garbage_never_stops_the_server() {
         probe.sent,
         "{err}"
     );
+}
+
+mod parser {
+    use ej8_chat_udp::{nombre_valido, MAX_NAME_CHARS};
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 512, failure_persistence: None, ..ProptestConfig::default() })]
+
+        /// `nombre_valido` never panics on any text, and accepts a name exactly when it has
+        /// 1 to `MAX_NAME_CHARS` characters, no control characters and no spaces at either end.
+        #[test]
+        fn nombre_valido_reads_exactly_the_rule(name in prop_oneof![
+            any::<String>(),
+            "[ \t]?(ana|bea|desconectar|exit)[ \t\n\r]?",
+            "[ \t]{0,3}",
+            "[a-zñ ]{30,34}",
+            "[a-z\u{7f}\u{1}]{1,4}",
+        ]) {
+            let n = name.chars().count();
+            let valid = (1..=MAX_NAME_CHARS).contains(&n)
+                && name.trim() == name
+                && !name.chars().any(char::is_control);
+            prop_assert_eq!(nombre_valido(&name), valid, "{:?}", name);
+        }
+    }
 }

@@ -60,3 +60,25 @@ pub fn left(nick: &str) -> String {
 pub fn said(nick: &str, text: &str) -> String {
     format!("{nick}: {text}")
 }
+
+/// A newcomer's nickname if it can be one (1 to [`MAX_NICK_CHARS`] characters, no `:`, no
+/// control characters, no spaces at either end), else the error line to send back. The same
+/// rule as the TCP room's `parse_nick`.
+///
+/// # Errors
+/// The line `ERROR: apodo no válido: ...` when the nickname cannot be used.
+pub fn parse_nick(apodo: &str) -> Result<&str, String> {
+    let n = apodo.chars().count();
+    let ok = n > 0
+        && n <= MAX_NICK_CHARS
+        && apodo.trim() == apodo
+        && !apodo.contains(':')
+        && !apodo.chars().any(char::is_control);
+    if ok {
+        Ok(apodo)
+    } else {
+        Err(format!(
+            "{ERROR_PREFIX}apodo no válido: de 1 a {MAX_NICK_CHARS} caracteres, sin ':' y sin espacios al principio ni al final"
+        ))
+    }
+}

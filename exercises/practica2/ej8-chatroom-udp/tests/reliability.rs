@@ -1,7 +1,7 @@
 //! Reliability tests of the UDP chat room (docs/reliability.md): seeded garbage datagrams at
-//! run time. (The room takes no file names, and its nickname check is inside the server's
-//! bin, so there is neither a hostile-name test nor a property test here; a member killed
-//! mid-dialogue is `killed_client_is_announced_as_left` in tests/room.rs.)
+//! run time, and a property test of the nickname check (`ej8_chatroom_udp::parse_nick`). The
+//! room takes no file names; a member killed mid-dialogue is
+//! `killed_client_is_announced_as_left` in tests/room.rs.
 
 use testkit::chaos as support;
 
@@ -89,4 +89,41 @@ fn garbage_datagrams_never_stop_the_room() {
     assert!(ana.wait_exit().success());
     let err = server.stderr();
     assert!(!err.contains("panicked"), "{err}");
+}
+
+mod parser {
+    use ej8_chatroom_udp::{parse_nick, ERROR_PREFIX, MAX_NICK_CHARS};
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 512, failure_persistence: None, ..ProptestConfig::default() })]
+
+        /// `parse_nick` never panics on any text; a nickname is accepted exactly when it has 1
+        /// to `MAX_NICK_CHARS` characters, no `:`, no control characters and no spaces at
+        /// either end, and refused with the one error line otherwise.
+        #[test]
+        fn parse_nick_reads_exactly_the_rule(nick in prop_oneof![
+            any::<String>(),
+            "[ \t]?(salir|ana|ana:|hola)[ \t\n]?",
+            "[ \t]{0,3}",
+            "[a-zñ ]{30,34}",
+            "[a-z:\u{7f}\u{1}]{1,4}",
+        ]) {
+            let n = nick.chars().count();
+            let valid = (1..=MAX_NICK_CHARS).contains(&n)
+                && nick.trim() == nick
+                && !nick.contains(':')
+                && !nick.chars().any(char::is_control);
+            match parse_nick(&nick) {
+                Ok(ok) => {
+                    prop_assert!(valid, "{:?}", nick);
+                    prop_assert_eq!(ok, nick.as_str());
+                }
+                Err(why) => {
+                    prop_assert!(!valid, "{:?}", nick);
+                    prop_assert!(why.starts_with(ERROR_PREFIX), "{}", why);
+                }
+            }
+        }
+    }
 }

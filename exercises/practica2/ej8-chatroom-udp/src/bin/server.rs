@@ -32,7 +32,7 @@
 use anyhow::Context;
 use clap::Parser;
 use ej8_chatroom_udp::{
-    joined, left, said, ASK_NICK, ERROR_PREFIX, JOINED, MAX_LINE_LEN, MAX_NICK_CHARS, SALIR,
+    joined, left, parse_nick, said, ASK_NICK, ERROR_PREFIX, JOINED, MAX_LINE_LEN, SALIR,
 };
 use sockcore::net::{self, Transport};
 use sockcore::udp_channel::{ChannelConfig, ChannelId, Closed, Endpoint, Event};
@@ -134,7 +134,7 @@ fn servir(ep: &Endpoint) -> anyhow::Result<()> {
 /// included) and welcomed; if not, it is told why and asked again.
 fn unirse(ep: &Endpoint, sala: &mut Sala, ch: ChannelId, m: &[u8]) {
     let apodo = std::str::from_utf8(m).unwrap_or("").to_string();
-    let why = if let Some(why) = apodo_no_valido(&apodo) {
+    let why = if let Err(why) = parse_nick(&apodo) {
         why // not UTF-8 counts as empty: not valid
     } else if sala.clientes.values().any(|a| *a == apodo) {
         format!("{ERROR_PREFIX}el apodo {apodo} ya está en uso")
@@ -204,19 +204,4 @@ fn eliminar_cliente(ep: &Endpoint, sala: &mut Sala, ch: ChannelId) -> Option<Str
     enviar_a_todos(ep, sala, &left(&apodo));
     println!("~ {apodo} ha salido del chat ~");
     Some(apodo)
-}
-
-/// Why `apodo` cannot be a nickname, as the message to send back; `None` if it can.
-fn apodo_no_valido(apodo: &str) -> Option<String> {
-    let n = apodo.chars().count();
-    let ok = n > 0
-        && n <= MAX_NICK_CHARS
-        && apodo.trim() == apodo
-        && !apodo.contains(':')
-        && !apodo.chars().any(char::is_control);
-    (!ok).then(|| {
-        format!(
-            "{ERROR_PREFIX}apodo no válido: de 1 a {MAX_NICK_CHARS} caracteres, sin ':' y sin espacios al principio ni al final"
-        )
-    })
 }
