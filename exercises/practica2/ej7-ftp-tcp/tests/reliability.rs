@@ -1,7 +1,7 @@
 //! Reliability tests of Ej. 7 (docs/reliability.md): the one table of hostile names for GET
-//! and SEND, a model-checked fuzz of the session's commands (the parser lives in the server's
-//! bin, so it is driven over the wire), seeded garbage at run time, and clients and servers
-//! killed in the middle of a get or a put.
+//! and SEND, a model-checked fuzz of the session's commands over the wire, property tests of
+//! the command parser and the user-name check (`ej7_ftp_tcp::parse_command`, `check_user`),
+//! seeded garbage at run time, and clients and servers killed in the middle of a get or a put.
 
 use testkit::chaos as support;
 
@@ -261,4 +261,44 @@ fn server_killed_mid_get_client_exits_1_and_keeps_old_file() {
     assert!(err.contains("peer closed after "), "{err}");
     assert_eq!(dir_names(s.cli_dir.path()), ["big.bin"]);
     assert_eq!(fs::read(s.cli("big.bin")).unwrap(), b"older copy");
+}
+
+mod parser {
+    use ej7_ftp_tcp::{check_user, parse_command, Command, MAX_USER_LEN};
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 512, failure_persistence: None, ..ProptestConfig::default() })]
+
+        /// `parse_command` never panics on any text and reads exactly the protocol: `LIST`
+        /// and `EXIT` alone (or with one trailing space), `GET`/`SEND` with whatever follows
+        /// the first space, and anything else (wrong case, glued, cut) is unknown.
+        #[test]
+        fn parse_command_reads_exactly_the_protocol(command in prop_oneof![
+            any::<String>(),
+            "(LIST|EXIT|GET|SEND|list|Get|LISTA|EXI)( |  )?[a-z./ ]{0,8}",
+        ]) {
+            let (verb, arg) = command.split_once(' ').unwrap_or((command.as_str(), ""));
+            let want = match (verb, arg) {
+                ("LIST", "") => Command::List,
+                ("EXIT", "") => Command::Exit,
+                ("GET", name) => Command::Get(name),
+                ("SEND", name) => Command::Send(name),
+                _ => Command::Unknown,
+            };
+            prop_assert_eq!(parse_command(&command), want);
+        }
+
+        /// `check_user` never panics and accepts exactly 1 to `MAX_USER_LEN` bytes without
+        /// control characters.
+        #[test]
+        fn check_user_reads_exactly_the_rule(name in prop_oneof![
+            any::<String>(),
+            "[a-zñ]{60,70}",
+            "[a-z\u{1}\u{7f}]{0,3}",
+        ]) {
+            let valid = (1..=MAX_USER_LEN).contains(&name.len()) && !name.chars().any(char::is_control);
+            prop_assert_eq!(check_user(&name).is_ok(), valid, "{:?}", name);
+        }
+    }
 }

@@ -45,6 +45,7 @@
 use anyhow::{bail, Context};
 use clap::builder::RangedU64ValueParser;
 use clap::Parser;
+use ej7_ftp_tcp::{check_user, parse_command, Command};
 use sockcore::files::{AtomicFile, Overwrite, Root};
 use sockcore::frame::{recv_file, recv_text, send_file, send_text, MAX_FRAME_LEN};
 use sockcore::limits::{self, ConnLimit, DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_CONNECTIONS};
@@ -91,9 +92,6 @@ struct Args {
 
 /// Default limit on an upload's size: 64 GiB, far above any course file, far below a disk.
 const MAX_UPLOAD: u64 = 64 << 30;
-
-/// Longest user name, in bytes: a name is for the log, not a document.
-const MAX_USER_LEN: usize = 64;
 
 /// The report's error text for a file that is not there: "Si no se encuentra en la lista
 /// devolverá “el archivo solicitado no existe”".
@@ -242,7 +240,7 @@ fn session(
     let Some(nombre) = hello.strip_prefix("USER ") else {
         bail!("expected USER <nombre>, got {hello:?}");
     };
-    check_user(nombre)?;
+    check_user(nombre).map_err(anyhow::Error::msg)?;
     let who = Who {
         peer,
         nombre: nombre.to_string(),
@@ -260,17 +258,16 @@ fn session(
             return Ok(()); // the client closed without EXIT
         };
         println!("El usuario {nombre} ha realizado el siguiente comando: {command}");
-        let (verb, arg) = command.split_once(' ').unwrap_or((command.as_str(), ""));
-        match (verb, arg) {
-            ("LIST", "") => send_listing(tx, root)?,
-            ("GET", name) => get(tx, root, &who, name)?,
-            ("SEND", name) => put(rx, tx, root, &who, name, bounds)?,
-            ("EXIT", "") => {
+        match parse_command(&command) {
+            Command::List => send_listing(tx, root)?,
+            Command::Get(name) => get(tx, root, &who, name)?,
+            Command::Send(name) => put(rx, tx, root, &who, name, bounds)?,
+            Command::Exit => {
                 send_text(tx, GOODBYE)?;
                 println!("-----{nombre} se ha desconectado-----");
                 return Ok(());
             }
-            _ => refuse(
+            Command::Unknown => refuse(
                 tx,
                 &who,
                 &format!("unknown command {command:?} (LIST, GET <name>, SEND <name>, EXIT)"),
@@ -283,20 +280,6 @@ fn session(
 fn recv_command(rx: &mut impl Read, idle: Duration) -> anyhow::Result<Option<String>> {
     recv_text(rx, MAX_FRAME_LEN)
         .map_err(|e| limits::idle_error(e, idle, "waiting for the next command").into())
-}
-
-/// A user name: 1 to [`MAX_USER_LEN`] bytes, no control characters (it is printed).
-fn check_user(nombre: &str) -> anyhow::Result<()> {
-    if nombre.is_empty() || nombre.len() > MAX_USER_LEN {
-        bail!(
-            "user name of {} bytes is outside 1 to {MAX_USER_LEN}",
-            nombre.len()
-        );
-    }
-    if nombre.chars().any(char::is_control) {
-        bail!("user name {nombre:?} contains a control character");
-    }
-    Ok(())
 }
 
 /// Answers a command with `ERROR <why>` and logs it; the session goes on.
