@@ -110,6 +110,7 @@
 
 use crate::datagram;
 use crate::net;
+use crate::udp::random_session_id;
 use crate::udp::rtt::Rtt;
 use crate::udp::wire::{self, Header, Kind};
 use std::collections::{BTreeMap, HashMap, VecDeque};
@@ -1093,21 +1094,6 @@ fn truncate_utf8(s: &str, max: usize) -> &str {
     &s[..end]
 }
 
-/// A random, non-zero session id from the standard library alone: `RandomState` seeds each
-/// hasher from the OS, mixed with the time, the process id and a counter.
-fn random_session_id() -> u32 {
-    use std::hash::{BuildHasher, Hasher};
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default();
-    h.write_u128(now.as_nanos());
-    h.write_u32(std::process::id());
-    h.write_u64(COUNTER.fetch_add(1, Ordering::Relaxed));
-    let v = h.finish();
-    ((v >> 32) as u32 ^ v as u32).max(1)
-}
 
 #[cfg(test)]
 mod tests {
