@@ -1094,7 +1094,6 @@ fn truncate_utf8(s: &str, max: usize) -> &str {
     &s[..end]
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
